@@ -1,0 +1,34 @@
+// The engine's shared collaborators, passed to every internal function (no singletons).
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Sql } from 'postgres';
+import type { Db } from './db.ts';
+import type { Dispatcher } from './dispatcher.ts';
+import type { FileLocks } from './file-lock.ts';
+import type { SagaDefinition } from './types.ts';
+
+/** Engine timings, resolved from SagaEngineOptions. */
+export interface EngineTimings {
+  leaseMs: number;
+  progressIntervalMs: number;
+  abortGraceMs: number;
+  lockTtlMarginMs: number;
+  defaultTimeoutSeconds: number;
+}
+
+/** Everything internal code needs. */
+export interface EngineCore {
+  sql: Sql;
+  db: Db;
+  redis: Redis;
+  locks: FileLocks;
+  dispatcher: Dispatcher;
+  logger: Logger;
+  defs: Map<string, SagaDefinition>;
+  workerId: string;
+  timings: EngineTimings;
+  events: EventEmitter;
+  /** Aborted when the process drains: running steps hand their job back. */
+  shutdown: AbortController;
+}

@@ -1,0 +1,80 @@
+// Delivers outbox rows to BullMQ after their transaction committed, and re-delivers what a crash left behind.
+import { Queue, type ConnectionOptions } from 'bullmq';
+import { and, asc, eq, isNull, lt, sql as dsql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Db, DbOrTx, OutboxRow } from './db.ts';
+import { sagaOutbox } from './schema.ts';
+
+/** Outbox delivery. */
+export interface Dispatcher {
+  /** Enqueues rows just committed; failures are left to the relay. */
+  dispatch(rows: OutboxRow[]): Promise<void>;
+  /** Enqueues rows committed more than `olderThanMs` ago and never delivered; returns how many. */
+  relay(olderThanMs: number): Promise<number>;
+  queue(name: string): Queue;
+  close(): Promise<void>;
+}
+
+/** Builds a dispatcher with one Queue per queue name, created on first use. */
+export function createDispatcher(db: Db, connection: ConnectionOptions, prefix: string, logger: Logger): Dispatcher {
+  const queues = new Map<string, Queue>();
+  const queue = (name: string): Queue => {
+    let q = queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection, prefix });
+      q.on('error', (err) => logger.warn({ err, queue: name }, 'queue connection error'));
+      queues.set(name, q);
+    }
+    return q;
+  };
+
+  async function deliver(row: OutboxRow, exec: DbOrTx): Promise<boolean> {
+    try {
+      await queue(row.queue).add('step', row.payload, {
+        jobId: row.jobId,
+        delay: Math.max(0, row.availableAt.getTime() - Date.now()),
+        removeOnComplete: true,
+        // Kept for inspection; recovery re-dispatches under a new job id, so a kept id never blocks it.
+        removeOnFail: { count: 1000 },
+        // Only plumbing failures (database down mid-handler) reach BullMQ's retry; step retries are the engine's.
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1000 },
+      });
+      await exec.update(sagaOutbox).set({ dispatchedAt: new Date() }).where(eq(sagaOutbox.id, row.id));
+      return true;
+    } catch (err) {
+      logger.warn({ err, sagaId: row.sagaId, jobId: row.jobId }, 'enqueue failed; the outbox relay will retry');
+      return false;
+    }
+  }
+
+  return {
+    queue,
+    async dispatch(rows) {
+      for (const row of rows) await deliver(row, db);
+    },
+    async relay(olderThanMs) {
+      let delivered = 0;
+      for (;;) {
+        const rows = await db.transaction(async (tx) => {
+          const due = await tx
+            .select()
+            .from(sagaOutbox)
+            .where(and(isNull(sagaOutbox.dispatchedAt), lt(sagaOutbox.createdAt, dsql`now() - make_interval(secs => ${olderThanMs / 1000})`)))
+            .orderBy(asc(sagaOutbox.id))
+            .limit(100)
+            .for('update', { skipLocked: true });
+          for (const row of due) if (await deliver(row, tx)) delivered++;
+          return due;
+        });
+        if (rows.length < 100) break;
+      }
+      if (delivered > 0) logger.info({ delivered }, 'outbox relay re-enqueued undelivered transitions');
+      return delivered;
+    },
+    async close() {
+      await Promise.all([...queues.values()].map((q) => q.close()));
+      queues.clear();
+    },
+  };
+}

@@ -1,0 +1,286 @@
+// The saga engine: starts sagas, runs step/compensation queues, answers state and stats, runs repairs.
+import { EventEmitter } from 'node:events';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Worker, type ConnectionOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import { and, eq, inArray } from 'drizzle-orm';
+import pino, { type Logger } from 'pino';
+import type { Sql } from 'postgres';
+import type { EngineCore } from './core.ts';
+import { createDb, isUniqueViolation } from './db.ts';
+import { createDispatcher } from './dispatcher.ts';
+import { SagaInputError, SagaLockedError, UnknownSagaError, toError } from './errors.ts';
+import { createFileLocks } from './file-lock.ts';
+import { handleJob, releaseOwnLeases } from './handle-job.ts';
+import { recoverLostJobs, releaseStaleLocks, retryFailedCleanups, rollBackOverdue, type Cleaner, type CleanupPassResult } from './maintenance.ts';
+import { migrateSagaCore } from './migrate.ts';
+import { jobIdOf, queueName, queuesOf, type JobPayload } from './queues.ts';
+import { requestRollback, type RollbackRequestResult } from './request-rollback.ts';
+import { sagaEvents, sagaInstances, sagaOutbox, sagaSteps } from './schema.ts';
+import { readSaga, readStats } from './views.ts';
+import type { JsonValue, SagaDefinition, SagaStats, SagaView } from './types.ts';
+
+/** Options of createSagaEngine. */
+export interface SagaEngineOptions {
+  /** PostgreSQL client (postgres-js); the engine does not close it. */
+  sql: Sql;
+  /** Redis URL for queues and locks. */
+  redisUrl: string;
+  /** Saga definitions this process knows (use defineSaga). */
+  sagas: SagaDefinition[];
+  /** BullMQ key prefix and lock prefix; isolates fleets (and tests). Default 'saga'. */
+  prefix?: string;
+  /** Default pino logger at info. */
+  logger?: Logger;
+  /** How long a claimed step stays owned without a heartbeat. Default 30 000 ms. */
+  leaseMs?: number;
+  /** Minimum interval between progress writes. Default 1000 ms. */
+  progressIntervalMs?: number;
+  /** How long an aborted step may take to stop before the engine moves on. Default 15 000 ms. */
+  abortGraceMs?: number;
+  /** Lock TTL beyond the saga deadline. Default 600 000 ms. */
+  lockTtlMarginMs?: number;
+  /** Default saga deadline when a definition sets none. Default 3600 s. */
+  defaultTimeoutSeconds?: number;
+  /** Apply migrations in create(). Default true. */
+  migrate?: boolean;
+}
+
+/** Options of start(). */
+export interface StartSagaOptions {
+  sagaId?: string;
+  /** Same key, same saga: a repeated start returns the first saga. */
+  idempotencyKey?: string;
+  /** Exclusive resource (e.g. a file identity): a second live saga on it is refused with SagaLockedError. */
+  lockKey?: string;
+  timeoutSeconds?: number;
+}
+
+/** Options of startWorkers(). */
+export interface WorkerOptions {
+  /** Jobs processed at once per queue. Default 1. */
+  concurrency?: number;
+  /** Only these queues (see queueNames()); default all. */
+  queues?: string[];
+  /** BullMQ lock duration. Default 30 000 ms. */
+  lockDurationMs?: number;
+  /** BullMQ stalled-job check interval. Default 30 000 ms. */
+  stalledIntervalMs?: number;
+  /** Run the outbox relay and lost-job recovery in this process every N ms; 0 disables. Default 5000. */
+  maintenanceIntervalMs?: number;
+}
+
+/** Events: 'step' {sagaName, step, phase, outcome, durationMs}; 'saga_ended' {sagaId, sagaName, status}. */
+export interface SagaEngine {
+  /** Starts a saga; returns its id and whether it was new (false: same idempotency key). */
+  start(sagaName: string, input: unknown, options?: StartSagaOptions): Promise<{ sagaId: string; created: boolean }>;
+  /** Cancels a saga: it rolls back. */
+  cancel(sagaId: string): Promise<RollbackRequestResult>;
+  get(sagaId: string): Promise<SagaView>;
+  stats(): Promise<SagaStats>;
+  /** Consumes queues in this process until close(). */
+  startWorkers(options?: WorkerOptions): Promise<void>;
+  /** All queue names of the registered sagas. */
+  queueNames(): string[];
+  /** Re-takes a saga's lock if Redis lost it; throws SagaLockedError when someone else has it. */
+  ensureLock(lockKey: string, sagaId: string, deadlineAt: Date): Promise<void>;
+  /** Repairs: relay outbox, re-dispatch lost jobs, roll back overdue sagas, release stale locks. */
+  maintain(options?: { relayOlderThanMs?: number; idleMs?: number }): Promise<MaintenanceResult>;
+  /** Retries recorded leftovers with the given cleaners, by store name. */
+  retryFailedCleanups(cleaners: Record<string, Cleaner>, options?: { limit?: number; baseBackoffMs?: number }): Promise<CleanupPassResult>;
+  on(event: 'step' | 'saga_ended', listener: (e: Record<string, unknown>) => void): void;
+  /** Stops workers (running steps hand back their job), closes queues and Redis. */
+  close(): Promise<void>;
+  readonly logger: Logger;
+  readonly workerId: string;
+}
+
+/** What one maintenance pass did. */
+export interface MaintenanceResult {
+  relayed: number;
+  redispatched: number;
+  rolledBackOverdue: number;
+  releasedLocks: number;
+}
+
+/** Creates an engine: validates options, migrates, connects. */
+export async function createSagaEngine(options: SagaEngineOptions): Promise<SagaEngine> {
+  if (!options.sql) throw new SagaInputError('sql is required');
+  if (!options.redisUrl) throw new SagaInputError('redisUrl is required');
+  const prefix = options.prefix ?? 'saga';
+  if (prefix.includes(':')) throw new SagaInputError('prefix must not contain ":"');
+  const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
+  const defs = new Map<string, SagaDefinition>();
+  for (const d of options.sagas as SagaDefinition[]) {
+    if (defs.has(d.name)) throw new SagaInputError(`saga "${d.name}" is registered twice`);
+    defs.set(d.name, d);
+  }
+  if (options.migrate !== false) await migrateSagaCore(options.sql);
+  const redisOptions = { maxRetriesPerRequest: null, enableReadyCheck: false } as const;
+  const redis = new Redis(options.redisUrl, redisOptions);
+  redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+  const connection: ConnectionOptions = { url: options.redisUrl, ...redisOptions } as ConnectionOptions;
+  const db = createDb(options.sql);
+  const core: EngineCore = {
+    sql: options.sql,
+    db,
+    redis,
+    locks: createFileLocks(redis, prefix),
+    dispatcher: createDispatcher(db, connection, prefix, logger),
+    logger,
+    defs,
+    workerId: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    timings: {
+      leaseMs: options.leaseMs ?? 30_000,
+      progressIntervalMs: options.progressIntervalMs ?? 1000,
+      abortGraceMs: options.abortGraceMs ?? 15_000,
+      lockTtlMarginMs: options.lockTtlMarginMs ?? 600_000,
+      defaultTimeoutSeconds: options.defaultTimeoutSeconds ?? 3600,
+    },
+    events: new EventEmitter(),
+    shutdown: new AbortController(),
+  };
+  const workers: Worker[] = [];
+  let maintenanceTimer: NodeJS.Timeout | undefined;
+
+  const maintain = async (o: { relayOlderThanMs?: number; idleMs?: number } = {}): Promise<MaintenanceResult> => ({
+    relayed: await core.dispatcher.relay(o.relayOlderThanMs ?? 5000),
+    redispatched: await recoverLostJobs(core, o.idleMs ?? Math.max(10_000, core.timings.leaseMs)),
+    rolledBackOverdue: await rollBackOverdue(core),
+    releasedLocks: await releaseStaleLocks(core),
+  });
+
+  const engine: SagaEngine = {
+    logger,
+    workerId: core.workerId,
+    queueNames: () => [...defs.values()].flatMap((d) => queuesOf(d)),
+
+    async start(sagaName, rawInput, o = {}) {
+      const def = defs.get(sagaName);
+      if (!def) throw new UnknownSagaError(sagaName);
+      const input = (def.parseInput ? def.parseInput(rawInput) : rawInput) as JsonValue;
+      if (o.idempotencyKey) {
+        const [existing] = await db.select({ id: sagaInstances.id }).from(sagaInstances).where(eq(sagaInstances.idempotencyKey, o.idempotencyKey));
+        if (existing) return { sagaId: existing.id, created: false };
+      }
+      const sagaId = o.sagaId ?? randomUUID();
+      const timeoutSeconds = o.timeoutSeconds ?? def.timeoutSeconds ?? core.timings.defaultTimeoutSeconds;
+      const deadlineAt = new Date(Date.now() + timeoutSeconds * 1000);
+      if (o.lockKey) await engine.ensureLock(o.lockKey, sagaId, deadlineAt);
+      const firstStep = def.steps[0]!;
+      const payload: JobPayload = { sagaId, seq: 1, step: 0, phase: 'action' };
+      try {
+        const [outbox] = await db.transaction(async (tx) => {
+          await tx.insert(sagaInstances).values({
+            id: sagaId,
+            name: def.name,
+            state: 'initialized',
+            status: 'running',
+            input,
+            idempotencyKey: o.idempotencyKey ?? null,
+            lockKey: o.lockKey ?? null,
+            deadlineAt,
+          });
+          await tx.insert(sagaSteps).values(def.steps.map((s, i) => ({ sagaId, stepIndex: i, name: s.name })));
+          await tx.insert(sagaEvents).values({ sagaId, type: 'saga_started', toState: 'initialized', data: { deadlineAt: deadlineAt.toISOString(), lockKey: o.lockKey ?? null } });
+          return tx
+            .insert(sagaOutbox)
+            .values({ sagaId, queue: queueName(def.name, firstStep.name, 'action'), jobId: jobIdOf(sagaId, 1), payload })
+            .returning();
+        });
+        logger.info({ sagaId, saga: def.name, lockKey: o.lockKey }, 'saga started');
+        await core.dispatcher.dispatch(outbox ? [outbox] : []);
+        return { sagaId, created: true };
+      } catch (err) {
+        if (o.lockKey) await core.locks.release(o.lockKey, sagaId).catch(() => undefined);
+        if (o.idempotencyKey && isUniqueViolation(err, 'saga_instances_idempotency_key')) {
+          const [existing] = await db.select({ id: sagaInstances.id }).from(sagaInstances).where(eq(sagaInstances.idempotencyKey, o.idempotencyKey));
+          if (existing) return { sagaId: existing.id, created: false };
+        }
+        if (o.lockKey && isUniqueViolation(err, 'saga_instances_live_lock')) {
+          const [holder] = await db
+            .select({ id: sagaInstances.id })
+            .from(sagaInstances)
+            .where(and(eq(sagaInstances.lockKey, o.lockKey), inArray(sagaInstances.status, ['running', 'compensating'])));
+          throw new SagaLockedError(o.lockKey, holder?.id ?? 'unknown');
+        }
+        throw err;
+      }
+    },
+
+    async ensureLock(lockKey, sagaId, deadlineAt) {
+      const ttl = Math.max(60_000, deadlineAt.getTime() - Date.now() + core.timings.lockTtlMarginMs);
+      const holder = await core.locks.acquire(lockKey, sagaId, ttl);
+      if (holder === null) return;
+      // Redis says someone holds it; PostgreSQL decides whether that saga is still live.
+      const [h] = await db.select({ status: sagaInstances.status }).from(sagaInstances).where(eq(sagaInstances.id, holder));
+      if (h && (h.status === 'running' || h.status === 'compensating')) throw new SagaLockedError(lockKey, holder);
+      if (!(await core.locks.replace(lockKey, holder, sagaId, ttl))) {
+        const now = await core.locks.acquire(lockKey, sagaId, ttl);
+        if (now !== null) throw new SagaLockedError(lockKey, now);
+      }
+      logger.info({ lockKey, staleHolder: holder, sagaId }, 'took over a stale lock');
+    },
+
+    cancel: (sagaId) => requestRollback(core, sagaId, 'CANCELLED', 'saga cancelled by request'),
+    get: (sagaId) => readSaga(db, sagaId),
+    stats: () => readStats(db),
+    maintain,
+    retryFailedCleanups: (cleaners, o) => retryFailedCleanups(core, cleaners, o),
+    on(event, listener) {
+      core.events.on(event, (e: Record<string, unknown>) => {
+        try {
+          listener(e);
+        } catch (err) {
+          logger.warn({ err: toError(err), event }, 'engine event listener threw');
+        }
+      });
+    },
+
+    async startWorkers(w = {}) {
+      const names = w.queues ?? engine.queueNames();
+      const known = new Set(engine.queueNames());
+      const unknown = names.filter((n) => !known.has(n));
+      if (unknown.length > 0) throw new SagaInputError(`unknown queues: ${unknown.join(', ')}`);
+      for (const name of names) {
+        const worker = new Worker(name, (job, token) => handleJob(core, job, token), {
+          connection,
+          prefix,
+          concurrency: w.concurrency ?? 1,
+          lockDuration: w.lockDurationMs ?? 30_000,
+          stalledInterval: w.stalledIntervalMs ?? 30_000,
+          // Duplicate deliveries are harmless (checked against PostgreSQL); never give up on a stalled job.
+          maxStalledCount: 1000,
+        });
+        worker.on('error', (err) => logger.warn({ err, queue: name }, 'worker error'));
+        worker.on('failed', (job, err) => logger.error({ err, queue: name, jobId: job?.id }, 'job handler failed (infrastructure); BullMQ retries it'));
+        workers.push(worker);
+      }
+      await Promise.all(workers.map((x) => x.waitUntilReady()));
+      const every = w.maintenanceIntervalMs ?? 5000;
+      if (every > 0) {
+        const tick = () => {
+          maintain()
+            .catch((err: unknown) => logger.warn({ err: toError(err) }, 'maintenance pass failed'))
+            .finally(() => {
+              if (!core.shutdown.signal.aborted) maintenanceTimer = setTimeout(tick, every);
+            });
+        };
+        maintenanceTimer = setTimeout(tick, every);
+      }
+      logger.info({ queues: names.length, concurrency: w.concurrency ?? 1, workerId: core.workerId }, 'workers started');
+    },
+
+    async close() {
+      core.shutdown.abort();
+      if (maintenanceTimer) clearTimeout(maintenanceTimer);
+      await Promise.all(workers.map((x) => x.close()));
+      workers.length = 0;
+      await releaseOwnLeases(core).catch(() => undefined);
+      await core.dispatcher.close();
+      redis.disconnect();
+    },
+  };
+  return engine;
+}

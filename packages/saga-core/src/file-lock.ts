@@ -1,0 +1,57 @@
+// Per-resource Redis lock naming its owner saga; expires on its own. PostgreSQL's live-lock index is the backstop.
+import type { Redis } from 'ioredis';
+
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+const REPLACE = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end`;
+
+/** Lock operations over one Redis connection and key prefix. */
+export interface FileLocks {
+  /** Takes the lock for `sagaId`; returns null on success or the holder's saga id. Re-taking one's own lock refreshes it. */
+  acquire(lockKey: string, sagaId: string, ttlMs: number): Promise<string | null>;
+  /** Takes over a lock from `expectedHolder` (a saga that is no longer live). */
+  replace(lockKey: string, expectedHolder: string, sagaId: string, ttlMs: number): Promise<boolean>;
+  /** Releases the lock only if `sagaId` holds it. */
+  release(lockKey: string, sagaId: string): Promise<boolean>;
+  holder(lockKey: string): Promise<string | null>;
+  /** Every held lock: lock key and holder. */
+  list(): AsyncIterable<{ lockKey: string; holder: string }>;
+}
+
+/** Builds lock operations; keys are `<prefix>:lock:<lockKey>`. */
+export function createFileLocks(redis: Redis, prefix: string): FileLocks {
+  const k = (lockKey: string) => `${prefix}:lock:${lockKey}`;
+  return {
+    async acquire(lockKey, sagaId, ttlMs) {
+      const ok = await redis.set(k(lockKey), sagaId, 'PX', ttlMs, 'NX');
+      if (ok === 'OK') return null;
+      const holder = await redis.get(k(lockKey));
+      if (holder === sagaId) {
+        await redis.pexpire(k(lockKey), ttlMs);
+        return null;
+      }
+      if (holder === null) return this.acquire(lockKey, sagaId, ttlMs);
+      return holder;
+    },
+    async replace(lockKey, expectedHolder, sagaId, ttlMs) {
+      return (await redis.eval(REPLACE, 1, k(lockKey), expectedHolder, sagaId, String(ttlMs))) === 1;
+    },
+    async release(lockKey, sagaId) {
+      return (await redis.eval(RELEASE, 1, k(lockKey), sagaId)) === 1;
+    },
+    async holder(lockKey) {
+      return redis.get(k(lockKey));
+    },
+    async *list() {
+      const head = `${prefix}:lock:`;
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 500);
+        cursor = next;
+        for (const key of keys) {
+          const holder = await redis.get(key);
+          if (holder !== null) yield { lockKey: key.slice(head.length), holder };
+        }
+      } while (cursor !== '0');
+    },
+  };
+}

@@ -1,0 +1,40 @@
+// @ingest/saga-core: a generic choreographed saga engine on BullMQ queues with its state in PostgreSQL.
+// See types.ts for the glossary (saga, step, phase, compensation, outbox, leftover, operation, chunk, manifest).
+export { createSagaEngine, type SagaEngine, type SagaEngineOptions, type StartSagaOptions, type WorkerOptions, type MaintenanceResult } from './engine.ts';
+export { defineSaga } from './define-saga.ts';
+export { migrateSagaCore } from './migrate.ts';
+export {
+  SagaError,
+  SagaRollbackRequired,
+  CompensationFailed,
+  SagaDefinitionError,
+  SagaLockedError,
+  IllegalTransitionError,
+  SagaNotFoundError,
+  UnknownSagaError,
+  StepTimeoutError,
+  SagaInputError,
+  isRollbackRequired,
+  toError,
+  errorCode,
+  type Leftover,
+} from './errors.ts';
+export { SAGA_STATES, assertTransition, canTransition, isTerminal, statusOf, type SagaState, type SagaStatus, type StepState } from './state-machine.ts';
+export { queueName, jobIdOf, type JobPayload, type Phase } from './queues.ts';
+export { backoffDelay, isTransientInfraError, withInfraRetry } from './retry.ts';
+export type { Cleaner, CleanupPassResult, LeftoverToClean } from './maintenance.ts';
+export type { RollbackRequestResult } from './request-rollback.ts';
+export type {
+  JsonValue,
+  JsonObject,
+  RetryPolicy,
+  StepContext,
+  StepDefinition,
+  SagaDefinition,
+  StepView,
+  StepStatus,
+  SagaFailure,
+  FailedCleanupView,
+  SagaView,
+  SagaStats,
+} from './types.ts';

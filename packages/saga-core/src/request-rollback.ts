@@ -1,0 +1,44 @@
+// Rolls a saga back on request (user cancellation, overdue deadline): at once when no worker runs it,
+// otherwise by flagging it so the running step aborts at its next check.
+import type { EngineCore } from './core.ts';
+import { SagaNotFoundError } from './errors.ts';
+import { lockSaga } from './load-saga.ts';
+import { isTerminal, type SagaState } from './state-machine.ts';
+import { beginRollback, recordEvent, saveSaga, type TransitionResult } from './transitions.ts';
+
+/** What became of a rollback request. */
+export interface RollbackRequestResult {
+  /** false when the saga had already ended. */
+  accepted: boolean;
+  state: SagaState;
+}
+
+/** Requests rollback with `reason` (CANCELLED or TIMEOUT). Idempotent. */
+export async function requestRollback(core: EngineCore, sagaId: string, reason: 'CANCELLED' | 'TIMEOUT', message: string): Promise<RollbackRequestResult> {
+  const out = await core.db.transaction(async (tx) => {
+    const ls = await lockSaga(tx, sagaId, core.defs, core.logger);
+    if (!ls) throw new SagaNotFoundError(sagaId);
+    const s = ls.saga;
+    if (isTerminal(s.state as SagaState)) return { accepted: false, state: s.state as SagaState, result: null, ls };
+    if (!s.cancelRequestedAt) {
+      s.cancelRequestedAt = new Date();
+      s.cancelReason = reason;
+      await recordEvent(tx, s.id, reason === 'CANCELLED' ? 'cancel_requested' : 'deadline_passed', { data: { message } });
+    }
+    let result: TransitionResult | null = null;
+    const leaseLive = s.leaseOwner !== null && s.leaseUntil !== null && s.leaseUntil > new Date();
+    if (s.currentPhase === 'action' && !leaseLive) {
+      const step = ls.def.steps[s.currentStep];
+      result = await beginRollback(ls, s.currentStep, { reason, message, step: step?.name ?? null });
+    } else {
+      await saveSaga(ls);
+    }
+    return { accepted: true, state: s.state as SagaState, result, ls };
+  });
+  if (out.result) {
+    await core.dispatcher.dispatch(out.result.outbox);
+    if (out.result.ended && out.ls.saga.lockKey) await core.locks.release(out.ls.saga.lockKey, sagaId).catch(() => undefined);
+    if (out.result.ended) core.events.emit('saga_ended', { sagaId, sagaName: out.ls.def.name, status: out.ls.saga.status });
+  }
+  return { accepted: out.accepted, state: out.state };
+}

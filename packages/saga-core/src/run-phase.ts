@@ -1,0 +1,136 @@
+// Runs one step action or compensation outside any transaction, under a lease kept alive by heartbeats, with
+// abort on cancellation, deadline, step timeout, lost lease or worker shutdown.
+import { and, eq, sql as dsql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { EngineCore } from './core.ts';
+import { sagaInstances } from './schema.ts';
+import type { JobPayload } from './queues.ts';
+import { isRollbackRequired, toError } from './errors.ts';
+import type { JsonObject, JsonValue, StepContext, StepDefinition } from './types.ts';
+
+/** Why a running phase was aborted. */
+export type AbortCause = 'CANCELLED' | 'TIMEOUT' | 'STEP_TIMEOUT' | 'SHUTDOWN' | 'LEASE_LOST';
+
+/** How a phase ended. */
+export type PhaseOutcome =
+  | { kind: 'ok'; output: JsonValue | null }
+  | { kind: 'error'; error: Error }
+  | { kind: 'aborted'; cause: AbortCause; message: string };
+
+/** What the runner needs to know of the saga. */
+export interface PhaseInput {
+  payload: JobPayload;
+  sagaName: string;
+  step: StepDefinition;
+  attempt: number;
+  input: JsonValue;
+  outputs: Record<string, JsonValue | undefined>;
+  deadlineAt: Date;
+  log: Logger;
+}
+
+const MAX_TIMER = 2_147_000_000;
+
+/** Runs the phase and reports its outcome; never throws. */
+export async function runPhase(core: EngineCore, p: PhaseInput): Promise<PhaseOutcome> {
+  const { payload, step } = p;
+  const controller = new AbortController();
+  let cause: AbortCause | undefined;
+  let causeMessage = '';
+  const abort = (c: AbortCause, message: string) => {
+    if (controller.signal.aborted) return;
+    cause = c;
+    causeMessage = message;
+    controller.abort(Object.assign(new Error(message), { name: 'AbortError', code: c }));
+  };
+  const timers: NodeJS.Timeout[] = [];
+  const isAction = payload.phase === 'action';
+  const lease = core.timings.leaseMs;
+
+  let lastProgressAt = 0;
+  const renew = async (progress?: JsonObject): Promise<void> => {
+    const set: Partial<typeof sagaInstances.$inferInsert> = {
+      // SQL expression: the lease is measured on the database clock, like every other lease check.
+      leaseUntil: dsql`now() + make_interval(secs => ${lease / 1000})` as unknown as Date,
+      updatedAt: new Date(),
+    };
+    if (progress) set.progress = progress;
+    const rows = await core.db
+      .update(sagaInstances)
+      .set(set)
+      .where(and(eq(sagaInstances.id, payload.sagaId), eq(sagaInstances.leaseOwner, core.workerId), eq(sagaInstances.dispatchSeq, payload.seq)))
+      .returning({ cancelRequestedAt: sagaInstances.cancelRequestedAt, cancelReason: sagaInstances.cancelReason });
+    const row = rows[0];
+    if (!row) abort('LEASE_LOST', 'another worker took over this step (lease lost)');
+    else if (isAction && row.cancelRequestedAt) {
+      const timeout = row.cancelReason === 'TIMEOUT';
+      abort(timeout ? 'TIMEOUT' : 'CANCELLED', timeout ? 'saga deadline passed' : 'saga cancelled');
+    }
+  };
+  const heartbeat = setInterval(() => {
+    renew().catch((err: unknown) => p.log.warn({ err }, 'lease heartbeat failed'));
+  }, Math.max(200, Math.floor(lease / 3)));
+  timers.push(heartbeat);
+  if (isAction) {
+    const untilDeadline = p.deadlineAt.getTime() - Date.now();
+    timers.push(setTimeout(() => abort('TIMEOUT', 'saga deadline passed'), Math.min(MAX_TIMER, Math.max(0, untilDeadline))));
+  }
+  const timeoutMs = step.timeoutMs ?? 300_000;
+  timers.push(setTimeout(() => abort('STEP_TIMEOUT', `step "${step.name}" did not finish within ${timeoutMs} ms`), Math.min(MAX_TIMER, timeoutMs)));
+  const onShutdown = () => abort('SHUTDOWN', 'worker is shutting down');
+  if (core.shutdown.signal.aborted) onShutdown();
+  core.shutdown.signal.addEventListener('abort', onShutdown);
+
+  const ctx: StepContext = {
+    sagaId: payload.sagaId,
+    sagaName: p.sagaName,
+    step: step.name,
+    phase: payload.phase,
+    attempt: p.attempt,
+    input: p.input,
+    outputs: p.outputs,
+    signal: controller.signal,
+    deadlineAt: p.deadlineAt,
+    log: p.log,
+    async reportProgress(progress) {
+      const now = Date.now();
+      if (now - lastProgressAt < core.timings.progressIntervalMs) return;
+      lastProgressAt = now;
+      await renew(progress);
+    },
+  };
+
+  const fn = isAction ? step.action : step.compensation;
+  const work = (async () => (fn ? ((await fn(ctx)) ?? null) : null))();
+  let abortWaiter: (() => void) | undefined;
+  const aborted = new Promise<'aborted'>((resolve) => {
+    abortWaiter = () => resolve('aborted');
+    controller.signal.addEventListener('abort', abortWaiter);
+  });
+  try {
+    const first = await Promise.race([work.then(() => 'done' as const, () => 'done' as const), aborted]);
+    if (first === 'aborted') {
+      // Let the handler notice the signal and stop before anyone else acts on this saga.
+      const grace = new Promise<'grace'>((r) => timers.push(setTimeout(() => r('grace'), core.timings.abortGraceMs)));
+      const settled = await Promise.race([work.then(() => 'done' as const, () => 'done' as const), grace]);
+      if (settled === 'grace') {
+        p.log.warn({ cause }, `step did not stop within ${core.timings.abortGraceMs} ms of being aborted`);
+        work.catch(() => {});
+        return { kind: 'aborted', cause: cause ?? 'STEP_TIMEOUT', message: causeMessage };
+      }
+    }
+    try {
+      const output = (await work) as JsonValue | null;
+      return { kind: 'ok', output };
+    } catch (err) {
+      const error = toError(err);
+      if (cause && !isRollbackRequired(error)) return { kind: 'aborted', cause, message: causeMessage };
+      return { kind: 'error', error };
+    }
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    clearInterval(heartbeat);
+    core.shutdown.signal.removeEventListener('abort', onShutdown);
+    if (abortWaiter) controller.signal.removeEventListener('abort', abortWaiter);
+  }
+}

@@ -1,0 +1,160 @@
+// Glossary of the engine's public types.
+//
+// saga         one run of a saga definition for one input; its state lives in PostgreSQL.
+// step         one ordered unit of a saga: an action, an optional compensation, a retry policy, a timeout.
+// phase        `action` (doing a step) or `compensation` (undoing it); each step+phase has its own BullMQ queue.
+// compensation the undo of a step's effect; compensations run in reverse order (LIFO), best effort.
+// outbox       rows committed with a transition naming the job to enqueue next; a relay delivers what was missed.
+// leftover     what a compensation could not undo (store, key, error): a `failed_cleanups` row the janitor retries.
+// operation    (ingestion) one streaming upload of a source file into object storage.
+// chunk        (ingestion) one fixed-size piece of a source file, stored as its own object.
+// manifest     (ingestion) the committed list of stored chunks of an operation: the resume point.
+import type { Logger } from 'pino';
+import type { SagaState, SagaStatus, StepState } from './state-machine.ts';
+
+/** Any value that survives a JSON round trip (inputs and step outputs are stored as jsonb). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+/** A JSON object. */
+export type JsonObject = { [key: string]: JsonValue };
+
+/** How a step (or its compensation) is retried. */
+export interface RetryPolicy {
+  /** Total attempts, the first included. Default 3 (actions), 5 (compensations). */
+  attempts: number;
+  /** Delay before the 2nd attempt. Default 1000 ms. */
+  backoffMs: number;
+  /** `exponential` doubles the delay each attempt (capped by maxBackoffMs, jittered ±20%); `fixed` keeps it. Default exponential. */
+  backoff?: 'fixed' | 'exponential';
+  /** Cap for exponential backoff. Default 60 000 ms. */
+  maxBackoffMs?: number;
+}
+
+/** What a step action or compensation receives. */
+export interface StepContext<Input = unknown> {
+  sagaId: string;
+  sagaName: string;
+  step: string;
+  phase: 'action' | 'compensation';
+  /** 1-based attempt of this phase of this step. */
+  attempt: number;
+  input: Input;
+  /** Outputs of the steps that succeeded, by step name. */
+  outputs: Readonly<Record<string, JsonValue | undefined>>;
+  /** Aborted on cancellation, saga deadline, step timeout, or worker shutdown; check it between units of work. */
+  signal: AbortSignal;
+  deadlineAt: Date;
+  /** A child logger carrying sagaId, step, phase, attempt and jobId. */
+  log: Logger;
+  /** Persists progress on the saga (throttled), and proves the worker is alive. */
+  reportProgress(progress: JsonObject): Promise<void>;
+}
+
+/** One step of a saga. */
+export interface StepDefinition<Input = unknown> {
+  /** Unique within the saga; part of queue names, so no ':' . */
+  name: string;
+  /** Does the step; must be idempotent (it may run again after a crash). Returns the step's output. */
+  action(ctx: StepContext<Input>): Promise<JsonValue | void>;
+  /** Undoes the step; must be idempotent. Throw CompensationFailed to name exact leftovers. */
+  compensation?(ctx: StepContext<Input>): Promise<void>;
+  /** Default { attempts: 3, backoffMs: 1000, backoff: 'exponential' }. */
+  retry?: RetryPolicy;
+  /** Default { attempts: 5, backoffMs: 1000, backoff: 'exponential' }. */
+  compensationRetry?: RetryPolicy;
+  /** Per-attempt timeout. Default 300 000 ms. */
+  timeoutMs?: number;
+  /** Also run this step's compensation when the step itself failed (its effect may be partial). Default false. */
+  compensateOnFailure?: boolean;
+  /** Fine-grained state the saga is in while this step runs. Default `processing`. */
+  state?: StepState;
+}
+
+/** A saga definition: a name and ordered steps. */
+export interface SagaDefinition<Input = unknown> {
+  /** Unique per engine; part of queue names, so no ':' . */
+  name: string;
+  steps: StepDefinition<Input>[];
+  /** Validates and normalises input at start; throw SagaInputError with what is wrong. */
+  parseInput?(input: unknown): Input;
+  /** Default deadline of one saga. Default 3600 s. */
+  timeoutSeconds?: number;
+}
+
+/** A step as the API reports it. */
+export interface StepView {
+  index: number;
+  name: string;
+  phase: 'action' | 'compensation';
+  status: StepStatus;
+  attempts: number;
+  compensationAttempts: number;
+  output: JsonValue | null;
+  error: string | null;
+  compensationError: string | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** Status of one step. */
+export type StepStatus =
+  | 'pending'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'compensating'
+  | 'compensated'
+  | 'compensation_failed';
+
+/** Why a saga is rolling back or rolled back. */
+export interface SagaFailure {
+  reason: string;
+  message: string;
+  step: string | null;
+}
+
+/** A recorded leftover. */
+export interface FailedCleanupView {
+  id: number;
+  step: string;
+  store: string;
+  key: string;
+  error: string;
+  attempts: number;
+  resolvedAt: Date | null;
+}
+
+/** A saga as the API reports it. */
+export interface SagaView {
+  id: string;
+  name: string;
+  state: SagaState;
+  status: SagaStatus;
+  input: JsonValue;
+  failure: SagaFailure | null;
+  progress: JsonObject | null;
+  idempotencyKey: string | null;
+  lockKey: string | null;
+  deadlineAt: Date;
+  cancelRequestedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  finishedAt: Date | null;
+  steps: StepView[];
+  /** One line per step that failed (`step: message`). */
+  errors: string[];
+  /** One line per compensation that failed for good. */
+  compensationErrors: string[];
+  failedCleanups: FailedCleanupView[];
+}
+
+/** Counts read from PostgreSQL. */
+export interface SagaStats {
+  active: number;
+  completed: number;
+  compensated: number;
+  compensationFailed: number;
+  failed: number;
+  /** completed / finished, in percent; 100 when nothing finished. */
+  successRate: number;
+  pendingCleanups: number;
+}
