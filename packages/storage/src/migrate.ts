@@ -1,0 +1,45 @@
+// Applies this package's SQL migrations (packages/storage/drizzle) to a database, safely from several processes at once.
+import { fileURLToPath } from 'node:url';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import type { Sql } from 'postgres';
+import { InvalidOptionError } from './errors.ts';
+
+/** The table where applied storage migrations are recorded (in drizzle's `drizzle` schema). */
+export const STORAGE_MIGRATIONS_TABLE = '__storage_migrations';
+
+const migrationsFolder = fileURLToPath(new URL('../drizzle', import.meta.url));
+// Arbitrary but fixed: every process migrating storage tables contends for the same session lock.
+const LOCK_KEY = 7_301_214_562;
+
+function migrateOnce(sql: Sql): Promise<void> {
+  return migrate(drizzle({ client: sql }), { migrationsFolder, migrationsTable: STORAGE_MIGRATIONS_TABLE });
+}
+
+function isCreateRace(err: unknown): boolean {
+  const code = (err as { code?: unknown; cause?: { code?: unknown } } | null)?.code ?? (err as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return code === '23505' || code === '42P06' || code === '42P07';
+}
+
+/** Creates or upgrades the storage tables; concurrent callers wait on an advisory lock and then find nothing to do. */
+export async function migrateStorage(sql: Sql): Promise<void> {
+  // The lock is held on a reserved connection while the migrator runs on another from the same pool.
+  const max = (sql.options as { max?: number }).max;
+  if (max !== undefined && max < 2) throw new InvalidOptionError('sql', 'migrateStorage needs a pool of at least 2 connections');
+  const lock = await sql.reserve();
+  try {
+    await lock`select pg_advisory_lock(${LOCK_KEY})`;
+    try {
+      await migrateOnce(sql).catch(async (err: unknown) => {
+        // Another package's migrator (the saga engine's) may create the shared `drizzle` schema at the same
+        // moment: CREATE SCHEMA IF NOT EXISTS then loses the race with a unique violation. Once is enough.
+        if (!isCreateRace(err)) throw err;
+        await migrateOnce(sql);
+      });
+    } finally {
+      await lock`select pg_advisory_unlock(${LOCK_KEY})`;
+    }
+  } finally {
+    lock.release();
+  }
+}
