@@ -1,0 +1,68 @@
+/**
+ * @ingest/storage — the stores a document ingestion saga writes to, and their compensations.
+ *
+ * Glossary: an *operation* is one streaming upload of one source file; it splits the file into fixed-size
+ * *chunks*, each stored as its own S3 object under the operation's key prefix; the *manifest* is the list of
+ * chunks stored (index, key, size, sha256, md5), one PostgreSQL row committed after each PUT: the resume point.
+ *
+ * How the saga uses it:
+ *   await migrateStorage(sql)                                   // once per process at start
+ *   const chunkStore = createChunkStore({ client: createS3Client(settings), bucket })
+ *   const uploader = createUploader({ sql, chunkStore })
+ *   await uploader.createOperation({ operationId, owner: sagaId, sourcePath })   // idempotent
+ *   await uploader.upload(operationId, { signal, onProgress })   // resumes from the manifest on retry
+ *   await uploader.verify(operationId)                           // the gate; fatal errors roll back
+ *   compensation: await uploader.deleteOperationChunks(operationId) → report.failedDeletions → failed_cleanups
+ *   downstream: createSecurityStore(sql).register / createVectorStore(sql, embedder).insertText /
+ *               createGraphStore(sql).upsertDocument / createRelationalStore(sql).upsert, each with remove(documentId)
+ *
+ * Errors are StorageError with a `code`; isRetryableStorageError(err) decides retry vs roll back by code/name.
+ */
+
+/** Error class, codes and the retry predicate. */
+export {
+  StorageError,
+  InvalidOptionError,
+  isRetryableStorageError,
+  storageErrorCode,
+  RETRYABLE_CODES,
+  FATAL_CODES,
+  type StorageErrorCode,
+  type RetryableCode,
+  type FatalCode,
+  type StorageErrorDetails,
+} from './errors.ts';
+/** S3 client construction and settings from the environment. */
+export { createS3Client, readS3Settings, type S3Settings } from './s3-client.ts';
+/** The S3 chunk store. */
+export {
+  createChunkStore,
+  type ChunkStore,
+  type ChunkStoreOptions,
+  type StoredChunk,
+  type ListedObject,
+  type DeletionReport,
+  type FailedDeletion,
+  type ChunkRef,
+  type ChunkCallOptions,
+} from './chunk-store.ts';
+/** Circuit breaker tuning shared by the stores. */
+export type { BreakerOptions } from './call-guard.ts';
+/** Checksums as the chunk store sends and reads them. */
+export type { ChunkChecksums, ServerChecksum } from './checksums.ts';
+/** The uploader: operations, streaming upload, resume, the integrity gate, verified cleanup, read-back. */
+export { createUploader, type Uploader, type UploaderOptions, type CreateOperationInput } from './uploader.ts';
+/** Results and options of upload runs. */
+export type { UploadResult, UploadRunOptions } from './upload.ts';
+/** Progress reports of an upload. */
+export type { UploadProgress, ProgressListener } from './progress.ts';
+/** The integrity gate's report. */
+export type { VerificationReport } from './verify-upload.ts';
+/** Rows of upload operations and manifests. */
+export type { OperationRecord, ManifestRow } from './manifest.ts';
+/** Key layout of chunks. */
+export { chunkKey, operationKeyPrefix, chunkCountFor } from './chunk-layout.ts';
+/** Applying this package's migrations. */
+export { migrateStorage, STORAGE_MIGRATIONS_TABLE } from './migrate.ts';
+/** The drizzle tables, for queries elsewhere (e.g. the janitor's orphan scan). */
+export * as storageSchema from './schema/index.ts';

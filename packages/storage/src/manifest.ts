@@ -1,0 +1,146 @@
+// Reads and writes upload operations and their manifest rows in PostgreSQL.
+import { and, asc, count, eq, gt, max, notInArray, sql as raw, sum } from 'drizzle-orm';
+import { StorageError } from './errors.ts';
+import { withDatabaseErrors } from './classify-error.ts';
+import type { StorageDb } from './db.ts';
+import { type UploadStatus, uploadOperations } from './schema/upload-operations.ts';
+import { uploadChunks } from './schema/upload-chunks.ts';
+
+/** An upload operation row. */
+export type OperationRecord = typeof uploadOperations.$inferSelect;
+/** A manifest row: one stored chunk. */
+export type ManifestRow = typeof uploadChunks.$inferSelect;
+/** What a new operation row holds. */
+export type NewOperation = Omit<typeof uploadOperations.$inferInsert, 'status' | 'sha256' | 'createdAt' | 'updatedAt'>;
+/** What committing a chunk records. */
+export type NewManifestRow = Omit<typeof uploadChunks.$inferInsert, 'createdAt'>;
+
+/** Counts over an operation's manifest. */
+export interface ManifestStats {
+  count: number;
+  maxIndex: number;
+  totalBytes: number;
+}
+
+/** Loads an operation, or undefined. */
+export async function findOperation(db: StorageDb, operationId: string): Promise<OperationRecord | undefined> {
+  return withDatabaseErrors('load upload operation', async () => {
+    const rows = await db.select().from(uploadOperations).where(eq(uploadOperations.id, operationId));
+    return rows[0];
+  }, { operationId });
+}
+
+/** Loads an operation, throwing OPERATION_NOT_FOUND when there is none. */
+export async function requireOperation(db: StorageDb, operationId: string): Promise<OperationRecord> {
+  const op = await findOperation(db, operationId);
+  if (!op) throw new StorageError('OPERATION_NOT_FOUND', `no upload operation ${operationId}`, { operationId });
+  return op;
+}
+
+/** Inserts an operation unless its id exists; returns the row now stored (the new one or the existing one). */
+export async function insertOperation(db: StorageDb, op: NewOperation): Promise<{ record: OperationRecord; created: boolean }> {
+  return withDatabaseErrors('create upload operation', async () => {
+    const inserted = await db.insert(uploadOperations).values(op).onConflictDoNothing({ target: uploadOperations.id }).returning();
+    if (inserted[0]) return { record: inserted[0], created: true };
+    const existing = await db.select().from(uploadOperations).where(eq(uploadOperations.id, op.id));
+    if (!existing[0]) throw new StorageError('STORAGE_UNAVAILABLE', `upload operation ${op.id} vanished while being created`, { operationId: op.id });
+    return { record: existing[0], created: false };
+  }, { operationId: op.id });
+}
+
+/** Records a stored chunk and marks the operation as moving; a row already there must describe the same bytes. */
+export async function commitChunk(db: StorageDb, row: NewManifestRow): Promise<void> {
+  await withDatabaseErrors('commit manifest row', async () => {
+    await db.transaction(async (tx) => {
+      const inserted = await tx.insert(uploadChunks).values(row).onConflictDoNothing().returning({ i: uploadChunks.chunkIndex });
+      if (!inserted[0]) {
+        // Someone (a duplicate delivery of the same step) committed this index first: fine if it is the same chunk.
+        const [existing] = await tx
+          .select()
+          .from(uploadChunks)
+          .where(and(eq(uploadChunks.operationId, row.operationId), eq(uploadChunks.chunkIndex, row.chunkIndex)));
+        if (existing && (existing.sha256 !== row.sha256 || existing.size !== row.size || existing.key !== row.key)) {
+          throw new StorageError(
+            'METADATA_CORRUPT',
+            `chunk ${row.chunkIndex} of operation ${row.operationId} is already recorded with sha256 ${existing.sha256}, now stored with ${row.sha256}`,
+            { operationId: row.operationId, chunkIndex: row.chunkIndex, key: row.key },
+          );
+        }
+      }
+      await tx.update(uploadOperations).set({ updatedAt: raw`now()` }).where(eq(uploadOperations.id, row.operationId));
+    });
+  }, { operationId: row.operationId, chunkIndex: row.chunkIndex });
+}
+
+/** The operation's current status, or undefined if it no longer exists. */
+export async function operationStatus(db: StorageDb, operationId: string): Promise<UploadStatus | undefined> {
+  return withDatabaseErrors('read upload status', async () => {
+    const rows = await db.select({ status: uploadOperations.status }).from(uploadOperations).where(eq(uploadOperations.id, operationId));
+    return rows[0]?.status;
+  }, { operationId });
+}
+
+/** Moves an active operation to completed with its whole-file SHA-256; false if it was no longer active. */
+export async function markCompleted(db: StorageDb, operationId: string, sha256: string): Promise<boolean> {
+  return withDatabaseErrors('complete upload operation', async () => {
+    const rows = await db
+      .update(uploadOperations)
+      .set({ status: 'completed', sha256, updatedAt: raw`now()` })
+      .where(and(eq(uploadOperations.id, operationId), eq(uploadOperations.status, 'active')))
+      .returning({ id: uploadOperations.id });
+    return rows.length === 1;
+  }, { operationId });
+}
+
+/** Moves an active operation to cancelled; returns the operation as it is afterwards (undefined if unknown). */
+export async function markCancelled(db: StorageDb, operationId: string): Promise<OperationRecord | undefined> {
+  return withDatabaseErrors('cancel upload operation', async () => {
+    await db
+      .update(uploadOperations)
+      .set({ status: 'cancelled', updatedAt: raw`now()` })
+      .where(and(eq(uploadOperations.id, operationId), eq(uploadOperations.status, 'active')));
+    const rows = await db.select().from(uploadOperations).where(eq(uploadOperations.id, operationId));
+    return rows[0];
+  }, { operationId });
+}
+
+/** Count, highest index and byte total of an operation's manifest (maxIndex -1 when empty). */
+export async function manifestStats(db: StorageDb, operationId: string): Promise<ManifestStats> {
+  return withDatabaseErrors('read manifest stats', async () => {
+    const [row] = await db
+      .select({ count: count(), maxIndex: max(uploadChunks.chunkIndex), totalBytes: sum(uploadChunks.size) })
+      .from(uploadChunks)
+      .where(eq(uploadChunks.operationId, operationId));
+    return { count: row?.count ?? 0, maxIndex: row?.maxIndex ?? -1, totalBytes: Number(row?.totalBytes ?? 0) };
+  }, { operationId });
+}
+
+/** Streams an operation's manifest in index order, a page at a time, so no caller holds a huge manifest. */
+export async function* manifestRows(db: StorageDb, operationId: string, pageSize = 1000): AsyncGenerator<ManifestRow> {
+  let after = -1;
+  for (;;) {
+    const page = await withDatabaseErrors('read manifest', () =>
+      db
+        .select()
+        .from(uploadChunks)
+        .where(and(eq(uploadChunks.operationId, operationId), gt(uploadChunks.chunkIndex, after)))
+        .orderBy(asc(uploadChunks.chunkIndex))
+        .limit(pageSize),
+      { operationId },
+    );
+    yield* page;
+    const last = page[page.length - 1];
+    if (!last || page.length < pageSize) return;
+    after = last.chunkIndex;
+  }
+}
+
+/** Deletes manifest rows of an operation except those whose key is listed in `keep`. */
+export async function deleteManifestRows(db: StorageDb, operationId: string, keep: readonly string[]): Promise<void> {
+  await withDatabaseErrors('delete manifest rows', async () => {
+    const where = keep.length
+      ? and(eq(uploadChunks.operationId, operationId), notInArray(uploadChunks.key, [...keep]))
+      : eq(uploadChunks.operationId, operationId);
+    await db.delete(uploadChunks).where(where);
+  }, { operationId });
+}

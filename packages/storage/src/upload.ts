@@ -1,0 +1,248 @@
+// The streaming upload: one read pass over the source, bounded chunks in flight, a manifest row per stored chunk, resume from the manifest.
+import { createHash, type Hash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { StorageError } from './errors.ts';
+import type { StorageDb } from './db.ts';
+import type { ChunkStore } from './chunk-store.ts';
+import { chunkChecksums } from './checksums.ts';
+import { chunkCountFor, chunkKey, chunkLengthAt } from './chunk-layout.ts';
+import { createManifestChecker } from './manifest-check.ts';
+import {
+  type ManifestStats,
+  type OperationRecord,
+  commitChunk,
+  manifestRows,
+  manifestStats,
+  markCompleted,
+  operationStatus,
+  requireOperation,
+} from './manifest.ts';
+import { assertSourceUnchanged, hashSourceChunks, openSource, readExactly } from './source-file.ts';
+import { type ProgressListener, type ProgressTracker, createProgressTracker } from './progress.ts';
+
+/** Collaborators and tuning of an upload run (from createUploader). */
+export interface UploadDeps {
+  db: StorageDb;
+  chunkStore: ChunkStore;
+  concurrency: number;
+  manifestPageSize: number;
+  logger: Logger | undefined;
+}
+
+/** Per-run options of upload(). */
+export interface UploadRunOptions {
+  /** Checked between chunks and passed to every S3 call: abort it to cancel or to enforce a deadline (fails as CANCELLED). */
+  signal?: AbortSignal;
+  /** Called after each chunk; see UploadProgress. */
+  onProgress?: ProgressListener;
+}
+
+/** What an upload run did. */
+export interface UploadResult {
+  operationId: string;
+  chunkCount: number;
+  totalBytes: number;
+  /** Whole-file SHA-256 (hex) over every byte of the source. */
+  sha256: string;
+  /** Chunks PUT by this run. */
+  chunksUploaded: number;
+  /** Chunks found in the manifest, re-hashed from the source and not uploaded again. */
+  chunksSkipped: number;
+  /** Whether the run continued an earlier one (or found the operation already completed). */
+  resumed: boolean;
+  durationMs: number;
+}
+
+/** One chunk to upload: `expectedSha256` is set for a gap whose bytes were already hashed while verifying the prefix. */
+interface ChunkTask {
+  index: number;
+  expectedSha256: string | undefined;
+}
+
+/** Uploads (or resumes uploading) an operation's source; see UploadResult. */
+export async function runUpload(deps: UploadDeps, operationId: string, options: UploadRunOptions = {}): Promise<UploadResult> {
+  const startedAt = Date.now();
+  const op = await requireOperation(deps.db, operationId);
+  const log = deps.logger?.child({ operationId });
+  if (op.status === 'cancelled') throw cancelledError(op.id, 'the operation was cancelled');
+  const chunkCount = chunkCountFor(op.sourceSize, op.chunkSize);
+  if (op.status === 'completed' && op.sha256) {
+    // A replayed step: the work is done, report it without touching the source or the bucket.
+    const stats = await manifestStats(deps.db, op.id);
+    return { operationId, chunkCount, totalBytes: op.sourceSize, sha256: op.sha256, chunksUploaded: 0, chunksSkipped: stats.count, resumed: true, durationMs: 0 };
+  }
+  const ctx = { operationId: op.id, path: op.sourcePath };
+  const fh = await openSource(ctx);
+  try {
+    const { size } = await fh.stat();
+    if (size !== op.sourceSize) {
+      throw new StorageError('SIZE_MISMATCH', `source ${op.sourcePath} is ${size} bytes, the operation started with ${op.sourceSize}`, { operationId });
+    }
+    const stats = await manifestStats(deps.db, op.id);
+    if (stats.maxIndex >= chunkCount || stats.count > stats.maxIndex + 1) {
+      throw new StorageError(
+        'METADATA_CORRUPT',
+        `manifest of operation ${op.id} has ${stats.count} rows up to index ${stats.maxIndex}, the source has ${chunkCount} chunks`,
+        { operationId },
+      );
+    }
+    log?.info({ chunkCount, storedChunks: stats.count, sourceSize: op.sourceSize }, stats.count ? 'resuming upload' : 'starting upload');
+    const progress = createProgressTracker({ operationId, chunkCount, bytesTotal: op.sourceSize, listener: options.onProgress, logger: log });
+    const whole = createHash('sha256');
+    const checkContinue = async (): Promise<void> => {
+      if (options.signal?.aborted) throw cancelledError(op.id, 'aborted by the caller', options.signal.reason);
+      if ((await operationStatus(deps.db, op.id)) !== 'active') throw cancelledError(op.id, 'the operation was cancelled');
+      await assertSourceUnchanged(ctx, op.sourceSize);
+    };
+
+    const gaps = await verifyStoredPrefix({ deps, op, fh, stats, whole, progress, checkContinue });
+    const tasks = chunkTasks(gaps, stats.maxIndex + 1, chunkCount);
+    const chunksUploaded = await uploadChunks({ deps, op, fh, tasks, whole, progress, checkContinue, signal: options.signal });
+
+    const sha256 = whole.digest('hex');
+    if (!(await markCompleted(deps.db, op.id, sha256))) throw cancelledError(op.id, 'the operation was cancelled');
+    const result = { operationId, chunkCount, totalBytes: op.sourceSize, sha256, chunksUploaded, chunksSkipped: stats.count, resumed: stats.count > 0, durationMs: Date.now() - startedAt };
+    log?.info({ chunksUploaded, chunksSkipped: stats.count, durationMs: result.durationMs }, 'upload completed');
+    return result;
+  } catch (err) {
+    log?.warn({ err, durationMs: Date.now() - startedAt }, 'upload failed');
+    throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Re-hashes chunks [0, highest stored index] from the source before anything more is uploaded: each one in the
+ * manifest must still hash the same (else HASH_MISMATCH); the ones missing (commits that never happened) are gaps.
+ * Feeds the whole-file hash, so it still covers every byte.
+ */
+async function verifyStoredPrefix(args: {
+  deps: UploadDeps;
+  op: OperationRecord;
+  fh: FileHandle;
+  stats: ManifestStats;
+  whole: Hash;
+  progress: ProgressTracker;
+  checkContinue: () => Promise<void>;
+}): Promise<ChunkTask[]> {
+  const { deps, op, stats, progress } = args;
+  if (stats.count === 0) return [];
+  const checker = createManifestChecker(op);
+  const rows = manifestRows(deps.db, op.id, deps.manifestPageSize);
+  const gaps: ChunkTask[] = [];
+  try {
+    let next = await rows.next();
+    await hashSourceChunks({
+      fh: args.fh,
+      ctx: { operationId: op.id, path: op.sourcePath },
+      sourceSize: op.sourceSize,
+      chunkSize: op.chunkSize,
+      endIndex: stats.maxIndex + 1,
+      whole: args.whole,
+      beforeChunk: args.checkContinue,
+      onChunk: async (index, sha256) => {
+        if (next.done || next.value.chunkIndex !== index) {
+          gaps.push({ index, expectedSha256: sha256 });
+          return;
+        }
+        const row = next.value;
+        checker.check(row);
+        if (row.sha256 !== sha256) {
+          throw new StorageError(
+            'HASH_MISMATCH',
+            `source ${op.sourcePath} changed since chunk ${index} (${row.key}) was uploaded: manifest sha256 ${row.sha256}, source now ${sha256}`,
+            { operationId: op.id, chunkIndex: index, key: row.key },
+          );
+        }
+        progress.skipped(row.size);
+        progress.emit('verifying');
+        next = await rows.next();
+      },
+    });
+    // Every row has an index <= maxIndex and rows come in index order, so all were consumed; one left is damage.
+    if (!next.done) checker.check(next.value);
+  } finally {
+    await rows.return(undefined);
+  }
+  return gaps;
+}
+
+function* chunkTasks(gaps: readonly ChunkTask[], firstNew: number, chunkCount: number): Generator<ChunkTask> {
+  yield* gaps;
+  for (let index = firstNew; index < chunkCount; index++) yield { index, expectedSha256: undefined };
+}
+
+/**
+ * Reads the tasks' chunks in order into at most `concurrency` buffers and PUTs them concurrently, committing a
+ * manifest row after each PUT. New chunks (not gaps) feed the whole-file hash, in order. Returns chunks uploaded.
+ */
+async function uploadChunks(args: {
+  deps: UploadDeps;
+  op: OperationRecord;
+  fh: FileHandle;
+  tasks: Iterable<ChunkTask>;
+  whole: Hash;
+  progress: ProgressTracker;
+  checkContinue: () => Promise<void>;
+  signal: AbortSignal | undefined;
+}): Promise<number> {
+  const { deps, op, progress } = args;
+  const ctx = { operationId: op.id, path: op.sourcePath };
+  const bufferSize = Math.min(op.chunkSize, op.sourceSize);
+  // Buffers are recycled, so memory stays at concurrency × chunk size whatever the file size.
+  const free: Buffer[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  let uploaded = 0;
+
+  try {
+    for (const task of args.tasks) {
+      await args.checkContinue();
+      while (inFlight.size >= deps.concurrency) await Promise.race(inFlight);
+      if (failure) break;
+      const buffer = free.pop() ?? Buffer.allocUnsafe(bufferSize);
+      const length = chunkLengthAt(task.index, op.sourceSize, op.chunkSize);
+      const bytes = buffer.subarray(0, length);
+      await readExactly(args.fh, bytes, task.index * op.chunkSize, ctx);
+      const sums = chunkChecksums(bytes);
+      const key = chunkKey(op.keyPrefix, task.index);
+      if (task.expectedSha256 === undefined) {
+        args.whole.update(bytes);
+      } else if (task.expectedSha256 !== sums.sha256) {
+        throw new StorageError(
+          'HASH_MISMATCH',
+          `source ${op.sourcePath} changed while resuming: chunk ${task.index} (${key}) hashed ${task.expectedSha256}, now ${sums.sha256}`,
+          { operationId: op.id, chunkIndex: task.index, key },
+        );
+      }
+      const putAndCommit = async (): Promise<void> => {
+        await deps.chunkStore.put(key, bytes, sums, args.signal ? { signal: args.signal } : {});
+        await commitChunk(deps.db, { operationId: op.id, chunkIndex: task.index, key, size: length, sha256: sums.sha256, md5: sums.md5 });
+      };
+      const settled: Promise<void> = putAndCommit().then(
+        () => {
+          free.push(buffer);
+          uploaded += 1;
+          progress.uploaded(length);
+          progress.emit('uploading');
+        },
+        (error: unknown) => {
+          failure ??= { error };
+        },
+      ).then(() => void inFlight.delete(settled));
+      inFlight.add(settled);
+    }
+  } catch (error) {
+    failure ??= { error };
+  }
+  // Never return while a PUT is still running: a compensation that follows must find every object.
+  await Promise.all(inFlight);
+  if (failure) throw failure.error;
+  return uploaded;
+}
+
+function cancelledError(operationId: string, why: string, cause?: unknown): StorageError {
+  return new StorageError('CANCELLED', `upload ${operationId} stopped: ${why}`, { operationId, cause });
+}

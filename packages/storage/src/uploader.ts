@@ -1,0 +1,130 @@
+// The uploader: the operations the ingestion saga calls on upload operations, over one database and one chunk store.
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Sql } from 'postgres';
+import { InvalidOptionError, StorageError } from './errors.ts';
+import { type StorageDb, storageDb } from './db.ts';
+import type { ChunkStore, DeletionReport } from './chunk-store.ts';
+import { assertOperationId, operationKeyPrefix } from './chunk-layout.ts';
+import { type ManifestRow, type OperationRecord, findOperation, insertOperation, manifestRows, markCancelled, requireOperation } from './manifest.ts';
+import { statSource } from './source-file.ts';
+import { completeManifest } from './manifest-check.ts';
+import { type UploadResult, type UploadRunOptions, runUpload } from './upload.ts';
+import { type VerificationReport, verifyUpload } from './verify-upload.ts';
+import { deleteOperationChunks } from './delete-operation-chunks.ts';
+import { intOption, requiredOption } from './options.ts';
+
+/** Options of createUploader. */
+export interface UploaderOptions {
+  /** PostgreSQL pool holding upload_operations and upload_chunks (run migrateStorage first). Required. */
+  sql: Sql;
+  /** Where chunks go. Required. */
+  chunkStore: ChunkStore;
+  /** Chunk size for new operations, in bytes. Default 8 MiB; at most 1 GiB. */
+  chunkSizeBytes?: number;
+  /** Chunks read and uploading at once; memory is about chunkSizeBytes × concurrency. Default 4. */
+  concurrency?: number;
+  /** Every operation's chunks live under `${keyPrefix}${operationId}/`. Default 'chunks/'. */
+  keyPrefix?: string;
+  /** Parallel HEAD calls when verifying. Default 8. */
+  verifyParallelism?: number;
+  /** Manifest rows read per query. Default 1000. */
+  manifestPageSize?: number;
+  /** Parent logger; the uploader logs through children carrying operationId. Default: silent. */
+  logger?: Logger;
+}
+
+/** Input of createOperation. */
+export interface CreateOperationInput {
+  /** Caller-chosen id (letters, digits, . _ -); generated (a UUID) when omitted. Reusing an id returns that operation. */
+  operationId?: string;
+  /** The saga id or another owner string. */
+  owner: string;
+  /** Absolute path of the source file; it must exist. */
+  sourcePath: string;
+  /** Overrides the uploader's chunk size for this operation. */
+  chunkSizeBytes?: number;
+}
+
+/** The uploader's operations. */
+export interface Uploader {
+  /** Starts an operation (records source size and mtime); idempotent for the same id, owner and source. */
+  createOperation(input: CreateOperationInput): Promise<OperationRecord>;
+  /** Uploads the operation's source, resuming from its manifest; a completed operation returns at once. */
+  upload(operationId: string, options?: UploadRunOptions): Promise<UploadResult>;
+  /** The integrity gate; throws CHUNK_COUNT_MISMATCH, SIZE_MISMATCH or HASH_MISMATCH (fatal) on any difference. */
+  verify(operationId: string, options?: { signal?: AbortSignal }): Promise<VerificationReport>;
+  /** Deletes every chunk of the operation (manifest and prefix listing) and verifies each is gone. */
+  deleteOperationChunks(operationId: string, options?: { signal?: AbortSignal }): Promise<DeletionReport>;
+  /** Marks an active operation cancelled (idempotent); a running upload stops at its next chunk. Undefined if unknown. */
+  cancelOperation(operationId: string): Promise<OperationRecord | undefined>;
+  /** The operation row, or undefined. */
+  getOperation(operationId: string): Promise<OperationRecord | undefined>;
+  /** The manifest in index order, page by page. */
+  listManifest(operationId: string): AsyncIterable<ManifestRow>;
+  /** The stored document as a byte stream over its manifest, one chunk fetched at a time, each checked against its size and SHA-256. */
+  openReadStream(operationId: string, options?: { signal?: AbortSignal }): Promise<Readable>;
+}
+
+const MiB = 1024 * 1024;
+
+/** Creates an uploader; options are validated here. */
+export function createUploader(options: UploaderOptions): Uploader {
+  const sql = requiredOption('sql', options.sql);
+  const chunkStore = requiredOption('chunkStore', options.chunkStore);
+  const chunkSizeBytes = intOption('chunkSizeBytes', options.chunkSizeBytes, 8 * MiB, 1, 1024 * MiB);
+  const concurrency = intOption('concurrency', options.concurrency, 4, 1, 64);
+  const verifyParallelism = intOption('verifyParallelism', options.verifyParallelism, 8, 1, 256);
+  const manifestPageSize = intOption('manifestPageSize', options.manifestPageSize, 1000, 1, 100_000);
+  const keyPrefix = options.keyPrefix ?? 'chunks/';
+  if (keyPrefix !== '' && !keyPrefix.endsWith('/')) throw new InvalidOptionError('keyPrefix', `must be empty or end with '/', got ${keyPrefix}`);
+  const logger = options.logger;
+  const db: StorageDb = storageDb(sql);
+
+  return {
+    async createOperation(input) {
+      const operationId = input.operationId ?? randomUUID();
+      assertOperationId(operationId);
+      if (!input.owner) throw new InvalidOptionError('owner', 'is required');
+      const chunkSize = intOption('chunkSizeBytes', input.chunkSizeBytes, chunkSizeBytes, 1, 1024 * MiB);
+      const source = await statSource({ operationId, path: input.sourcePath });
+      const { record, created } = await insertOperation(db, {
+        id: operationId,
+        owner: input.owner,
+        sourcePath: input.sourcePath,
+        sourceSize: source.size,
+        sourceMtime: source.mtime,
+        chunkSize,
+        keyPrefix: operationKeyPrefix(keyPrefix, operationId),
+      });
+      if (!created && (record.owner !== input.owner || record.sourcePath !== input.sourcePath)) {
+        throw new StorageError(
+          'OPERATION_CONFLICT',
+          `operation ${operationId} exists for owner ${record.owner} and source ${record.sourcePath}, not ${input.owner} and ${input.sourcePath}`,
+          { operationId },
+        );
+      }
+      return record;
+    },
+
+    upload: (operationId, runOptions) => runUpload({ db, chunkStore, concurrency, manifestPageSize, logger }, operationId, runOptions),
+
+    verify: (operationId, verifyOptions) =>
+      verifyUpload({ db, chunkStore, parallelism: verifyParallelism, manifestPageSize, logger }, operationId, verifyOptions),
+
+    deleteOperationChunks: (operationId, deleteOptions) => deleteOperationChunks({ db, chunkStore, manifestPageSize, logger }, operationId, deleteOptions),
+
+    cancelOperation: (operationId) => markCancelled(db, operationId),
+
+    getOperation: (operationId) => findOperation(db, operationId),
+
+    listManifest: (operationId) => manifestRows(db, operationId, manifestPageSize),
+
+    async openReadStream(operationId, readOptions = {}) {
+      const op = await requireOperation(db, operationId);
+      if (op.status !== 'completed') throw new StorageError('UPLOAD_INCOMPLETE', `operation ${operationId} is ${op.status}; only a completed upload can be read`, { operationId });
+      return chunkStore.openDocumentStream(completeManifest(op, manifestRows(db, operationId, manifestPageSize)), readOptions);
+    },
+  };
+}

@@ -1,0 +1,116 @@
+// The integrity gate (DESIGN §4): manifest vs source size and chunk count, stored objects vs manifest, source re-hashed vs the upload's hash.
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { StorageError } from './errors.ts';
+import type { StorageDb } from './db.ts';
+import type { ChunkStore } from './chunk-store.ts';
+import { forEachBounded } from './bounded.ts';
+import { chunkCountFor } from './chunk-layout.ts';
+import { createManifestChecker } from './manifest-check.ts';
+import { type ManifestRow, type OperationRecord, manifestRows, requireOperation } from './manifest.ts';
+import { hashSourceChunks, openSource, statSource } from './source-file.ts';
+
+/** What the gate proved. */
+export interface VerificationReport {
+  operationId: string;
+  chunkCount: number;
+  totalBytes: number;
+  sha256: string;
+}
+
+/** Collaborators of the gate. */
+export interface VerifyDeps {
+  db: StorageDb;
+  chunkStore: ChunkStore;
+  /** Parallel HEAD calls. */
+  parallelism: number;
+  manifestPageSize: number;
+  logger: Logger | undefined;
+}
+
+/** Runs every check; the first mismatch throws a fatal StorageError naming the chunk/key and expected vs actual. */
+export async function verifyUpload(deps: VerifyDeps, operationId: string, options: { signal?: AbortSignal } = {}): Promise<VerificationReport> {
+  const op = await requireOperation(deps.db, operationId);
+  const log = deps.logger?.child({ operationId });
+  const fail = (code: 'CHUNK_COUNT_MISMATCH' | 'SIZE_MISMATCH' | 'HASH_MISMATCH', message: string, row?: ManifestRow): StorageError =>
+    new StorageError(code, `verify ${operationId}: ${message}`, { operationId, ...(row ? { chunkIndex: row.chunkIndex, key: row.key } : {}) });
+  const expectedCount = chunkCountFor(op.sourceSize, op.chunkSize);
+
+  // 1. The manifest is whole and consistent with the operation.
+  const checker = createManifestChecker(op);
+  for await (const row of manifestRows(deps.db, op.id, deps.manifestPageSize)) checker.check(row);
+  if (checker.count !== expectedCount) {
+    throw fail('CHUNK_COUNT_MISMATCH', `manifest has ${checker.count} chunks, a source of ${op.sourceSize} bytes needs ${expectedCount}`);
+  }
+  if (op.status !== 'completed' || !op.sha256) {
+    throw new StorageError('UPLOAD_INCOMPLETE', `verify ${operationId}: the upload is ${op.status}, not completed`, { operationId });
+  }
+
+  // 2. The source still has the size it was uploaded with.
+  const source = await statSource({ operationId, path: op.sourcePath });
+  if (checker.totalBytes !== source.size) {
+    throw fail('SIZE_MISMATCH', `manifest totals ${checker.totalBytes} bytes, source ${op.sourcePath} is now ${source.size} bytes`);
+  }
+
+  // 3. What the server stored: each chunk's size and checksum as the server reports them (or as read back).
+  await forEachBounded(manifestRows(deps.db, op.id, deps.manifestPageSize), deps.parallelism, (row) => checkStoredChunk(deps, row, fail, options.signal));
+
+  // 4. The source, hashed again, is what was uploaded; per-chunk hashes name the first chunk that differs.
+  await checkSourceHash(deps, op, fail);
+
+  log?.info({ chunkCount: expectedCount, totalBytes: op.sourceSize }, 'upload verified');
+  return { operationId, chunkCount: expectedCount, totalBytes: op.sourceSize, sha256: op.sha256 };
+}
+
+type Fail = (code: 'CHUNK_COUNT_MISMATCH' | 'SIZE_MISMATCH' | 'HASH_MISMATCH', message: string, row?: ManifestRow) => StorageError;
+
+async function checkStoredChunk(deps: VerifyDeps, row: ManifestRow, fail: Fail, signal: AbortSignal | undefined): Promise<void> {
+  const callOptions = signal ? { signal } : {};
+  const stored = await deps.chunkStore.head(row.key, callOptions);
+  if (!stored) throw fail('CHUNK_COUNT_MISMATCH', `chunk ${row.chunkIndex} (${row.key}) is missing on the server`, row);
+  if (stored.size !== row.size) {
+    throw fail('SIZE_MISMATCH', `chunk ${row.chunkIndex} (${row.key}): expected ${row.size} bytes, server stores ${stored.size}`, row);
+  }
+  if (stored.checksum) {
+    const expected = stored.checksum.algorithm === 'sha256' ? row.sha256 : row.md5;
+    if (stored.checksum.hex !== expected) {
+      throw fail('HASH_MISMATCH', `chunk ${row.chunkIndex} (${row.key}): expected ${stored.checksum.algorithm} ${expected}, server reports ${stored.checksum.hex}`, row);
+    }
+    return;
+  }
+  // The server reports no checksum we can compare (e.g. a KMS-encrypted object on a server without SHA-256 support): read it back.
+  const read = await deps.chunkStore.hash(row.key, callOptions);
+  if (read.size !== row.size || read.sha256 !== row.sha256) {
+    throw fail('HASH_MISMATCH', `chunk ${row.chunkIndex} (${row.key}): expected ${row.size} bytes sha256 ${row.sha256}, read back ${read.size} bytes sha256 ${read.sha256}`, row);
+  }
+}
+
+async function checkSourceHash(deps: VerifyDeps, op: OperationRecord, fail: Fail): Promise<void> {
+  const ctx = { operationId: op.id, path: op.sourcePath };
+  const fh = await openSource(ctx);
+  const rows = manifestRows(deps.db, op.id, deps.manifestPageSize);
+  try {
+    const whole = createHash('sha256');
+    await hashSourceChunks({
+      fh,
+      ctx,
+      sourceSize: op.sourceSize,
+      chunkSize: op.chunkSize,
+      endIndex: chunkCountFor(op.sourceSize, op.chunkSize),
+      whole,
+      onChunk: async (index, sha256) => {
+        const next = await rows.next();
+        // The manifest was checked complete above; a row missing now was deleted concurrently.
+        if (next.done || next.value.chunkIndex !== index) throw fail('CHUNK_COUNT_MISMATCH', `chunk ${index} vanished from the manifest during verification`);
+        if (next.value.sha256 !== sha256) {
+          throw fail('HASH_MISMATCH', `source ${op.sourcePath} was modified: chunk ${index} (${next.value.key}) uploaded with sha256 ${next.value.sha256}, source now ${sha256}`, next.value);
+        }
+      },
+    });
+    const sha256 = whole.digest('hex');
+    if (sha256 !== op.sha256) throw fail('HASH_MISMATCH', `source ${op.sourcePath} hashes to ${sha256}, the upload recorded ${op.sha256}`);
+  } finally {
+    await rows.return(undefined);
+    await fh.close();
+  }
+}
