@@ -13,10 +13,10 @@ const root = path.resolve(here, '../../..');
 let h: Harness;
 const children: ChildProcess[] = [];
 
-function startWorkerProcess(): Promise<ChildProcess> {
+function startWorkerProcess(prefix: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures/worker-process.ts')], {
     cwd: root,
-    env: { ...process.env, DB_URL: h.db.url, REDIS_URL: h.redisUrl, PREFIX: h.prefix, LEASE_MS: '2000' },
+    env: { ...process.env, DB_URL: h.db.url, REDIS_URL: h.redisUrl, PREFIX: prefix, LEASE_MS: '2000' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -55,15 +55,16 @@ afterAll(async () => {
 
 describe('recovery', () => {
   it('a worker SIGKILLed mid-step: another worker process finishes the saga, every effect exactly once', async () => {
-    const starter = await h.engine([orderSaga(h.sql)]);
+    const prefix = `${h.prefix}${randomId()}`; // each test its own queues, so no other test's worker takes the job
+    const starter = await h.engine([orderSaga(h.sql)], { prefix });
     const gate = `gate-${randomId()}`;
-    const first = await startWorkerProcess();
+    const first = await startWorkerProcess(prefix);
     const { sagaId } = await starter.start('order', { blockAt: 'ship', gate });
     // The first worker is inside step "ship" (it blocks there on its first attempt).
     await waitFor(async () => (await h.sql`select 1 from effects where saga_id = ${sagaId} and kind = 'blocked'`).length > 0, { what: 'worker inside ship' });
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
-    const second = await startWorkerProcess();
+    const second = await startWorkerProcess(prefix);
     const view = await h.waitForEnd(starter, sagaId, 60_000);
     expect(view.status).toBe('completed');
     expect(await effectsOf(h.sql, sagaId)).toEqual(STEP_NAMES.map((s) => `${s}:do`));
@@ -77,10 +78,11 @@ describe('recovery', () => {
   });
 
   it('Redis loses every job of a saga: it is recovered from PostgreSQL', async () => {
-    const engine = await h.engine([orderSaga(h.sql)]);
+    const prefix = `${h.prefix}${randomId()}`;
+    const engine = await h.engine([orderSaga(h.sql)], { prefix });
     // No worker yet: the first job sits in Redis, then Redis loses it.
     const { sagaId } = await engine.start('order', {}, { lockKey: `file-${randomId()}` });
-    expect(await deletePrefixKeys(h.redisUrl, h.prefix)).toBeGreaterThan(0);
+    expect(await deletePrefixKeys(h.redisUrl, prefix)).toBeGreaterThan(0);
     await engine.startWorkers({ concurrency: 2, maintenanceIntervalMs: 0 });
     const repaired = await engine.maintain({ idleMs: 0 });
     expect(repaired.redispatched).toBe(1);
@@ -92,12 +94,13 @@ describe('recovery', () => {
   });
 
   it('Redis flushed while a step runs: the saga still completes, nothing runs twice', async () => {
-    const engine = await h.engine([orderSaga(h.sql)]);
+    const prefix = `${h.prefix}${randomId()}`;
+    const engine = await h.engine([orderSaga(h.sql)], { prefix });
     await engine.startWorkers({ concurrency: 2, maintenanceIntervalMs: 500 });
     const gate = `gate-${randomId()}`;
     const { sagaId } = await engine.start('order', { blockAt: 'charge', gate });
     await waitFor(async () => (await h.sql`select 1 from effects where saga_id = ${sagaId} and kind = 'blocked'`).length > 0);
-    await deletePrefixKeys(h.redisUrl, h.prefix);
+    await deletePrefixKeys(h.redisUrl, prefix);
     await h.sql`insert into gates (name) values (${gate})`;
     const view = await h.waitForEnd(engine, sagaId, 60_000);
     expect(view.status).toBe('completed');
@@ -106,9 +109,10 @@ describe('recovery', () => {
   });
 
   it('an outbox row committed but never enqueued (crash in between) is delivered by the relay', async () => {
-    const engine = await h.engine([orderSaga(h.sql)]);
+    const prefix = `${h.prefix}${randomId()}`;
+    const engine = await h.engine([orderSaga(h.sql)], { prefix });
     const { sagaId } = await engine.start('order', {});
-    await deletePrefixKeys(h.redisUrl, h.prefix);
+    await deletePrefixKeys(h.redisUrl, prefix);
     await h.sql`update saga_outbox set dispatched_at = null where saga_id = ${sagaId}`;
     const repaired = await engine.maintain({ relayOlderThanMs: 0 });
     expect(repaired.relayed).toBe(1);
@@ -119,9 +123,10 @@ describe('recovery', () => {
 
 describe('graceful shutdown', () => {
   it('SIGTERM mid-step hands the step back (paused, attempt not counted) and another worker finishes it', async () => {
-    const starter = await h.engine([orderSaga(h.sql)]);
+    const prefix = `${h.prefix}${randomId()}`; // each test its own queues, so no other test's worker takes the job
+    const starter = await h.engine([orderSaga(h.sql)], { prefix });
     const gate = `gate-${randomId()}`;
-    const first = await startWorkerProcess();
+    const first = await startWorkerProcess(prefix);
     const { sagaId } = await starter.start('order', { blockAt: 'charge', gate });
     await waitFor(async () => (await h.sql`select 1 from effects where saga_id = ${sagaId} and kind = 'blocked'`).length > 0);
     first.kill('SIGTERM');
@@ -133,7 +138,7 @@ describe('graceful shutdown', () => {
     const events = await h.sql`select type from saga_events where saga_id = ${sagaId} and type = 'step_paused'`;
     expect(events.length).toBe(1);
     await h.sql`insert into gates (name) values (${gate})`;
-    const second = await startWorkerProcess();
+    const second = await startWorkerProcess(prefix);
     const view = await h.waitForEnd(starter, sagaId, 60_000);
     expect(view.status).toBe('completed');
     expect(view.steps.find((s) => s.name === 'charge')?.attempts).toBe(1);
