@@ -6,7 +6,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
+  ListObjectsCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -28,7 +28,7 @@ export interface ChunkStoreOptions {
   callTimeoutMs?: number;
   /** Keys per DeleteObjects call (S3 allows at most 1000). Default 1000. */
   deleteBatchSize?: number;
-  /** Keys per ListObjectsV2 page (S3 returns at most 1000). Default 1000. */
+  /** Keys per listing page (S3 returns at most 1000). Default 1000. */
   listPageSize?: number;
   /** Parallel HEAD/DELETE calls when verifying or deleting many keys. Default 8. */
   parallelism?: number;
@@ -243,20 +243,24 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
     },
 
     async *list(prefix, callOptions = {}) {
-      let token: string | undefined;
-      // Bounded: S3 returns at most 1000 keys per page and ends with IsTruncated false.
+      // ListObjects (v1) paged by Marker rather than ListObjectsV2: s3rver builds v2 continuation tokens with
+      // DES, which Node 24's OpenSSL refuses, so any truncated v2 page fails there. Without a delimiter S3 sends
+      // no NextMarker and documents the last key of the page as the next marker.
+      let marker: string | undefined;
+      // Bounded: each page holds at most listPageSize keys, and the loop ends when a page is not truncated.
       for (;;) {
         const page = await guard.run(
           `LIST ${prefix}`,
-          (abortSignal) =>
-            client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: listPageSize }), { abortSignal }),
+          (abortSignal) => client.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker, MaxKeys: listPageSize }), { abortSignal }),
           signalOf(callOptions),
         );
-        for (const o of page.Contents ?? []) {
+        const contents = page.Contents ?? [];
+        for (const o of contents) {
           if (o.Key) yield { key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) };
         }
-        if (!page.IsTruncated || !page.NextContinuationToken) return;
-        token = page.NextContinuationToken;
+        const last = contents[contents.length - 1]?.Key;
+        if (!page.IsTruncated || !last) return;
+        marker = last;
       }
     },
 
