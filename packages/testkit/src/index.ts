@@ -5,3 +5,18 @@ export { waitFor, type WaitForOptions } from './wait-for.ts';
 export { createTestRedisPrefix, flushPrefix, type FlushPrefixOptions } from './redis.ts';
 /** A TCP proxy in front of Redis, PostgreSQL or S3 that can hang, refuse, lag or drop connections. */
 export { startTcpProxy, type TcpProxy, type TcpProxyOptions, type TcpProxyStats } from './tcp-proxy.ts';
+/** An HTTP proxy in front of the S3 server that fails, stalls, delays or refuses chosen requests. */
+export {
+  startS3FaultProxy,
+  S3_SLOW_DOWN,
+  S3_INTERNAL_ERROR,
+  type S3FaultProxy,
+  type S3FaultProxyOptions,
+  type S3FaultRule,
+  type S3FaultRuleHandle,
+  type S3FaultAction,
+  type S3KeyMatcher,
+  type S3RequestRecord,
+} from './s3-fault-proxy.ts';
+/** How the S3 fault proxy classifies a request (kind, bucket, key). */
+export { describeS3Request, type S3OperationKind, type S3RequestTarget } from './s3-request.ts';
