@@ -85,6 +85,8 @@ export interface SagaEngine {
   queueNames(): string[];
   /** Re-takes a saga's lock if Redis lost it; throws SagaLockedError when someone else has it. */
   ensureLock(lockKey: string, sagaId: string, deadlineAt: Date): Promise<void>;
+  /** Releases a lock if `sagaId` holds it (a compensation may free its file before the saga ends). */
+  releaseLock(lockKey: string, sagaId: string): Promise<boolean>;
   /** Repairs: relay outbox, re-dispatch lost jobs, roll back overdue sagas, release stale locks. */
   maintain(options?: { relayOlderThanMs?: number; idleMs?: number }): Promise<MaintenanceResult>;
   /** Retries recorded leftovers with the given cleaners, by store name. */
@@ -223,6 +225,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
       logger.info({ lockKey, staleHolder: holder, sagaId }, 'took over a stale lock');
     },
 
+    releaseLock: (lockKey, sagaId) => core.locks.release(lockKey, sagaId),
     cancel: (sagaId) => requestRollback(core, sagaId, 'CANCELLED', 'saga cancelled by request'),
     get: (sagaId) => readSaga(db, sagaId),
     stats: () => readStats(db),
