@@ -20,3 +20,13 @@ export {
 } from './s3-fault-proxy.ts';
 /** How the S3 fault proxy classifies a request (kind, bucket, key). */
 export { describeS3Request, type S3OperationKind, type S3RequestTarget } from './s3-request.ts';
+/** Real child processes: spawn, wait for output, signal, measure peak memory, and stop all after a test. */
+export {
+  spawnProcess,
+  stopAllProcesses,
+  peakRssBytes,
+  type TestProcess,
+  type SpawnProcessOptions,
+  type ProcessExit,
+  type OutputMatch,
+} from './processes.ts';
