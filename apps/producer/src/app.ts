@@ -1,0 +1,68 @@
+// The producer's HTTP API as a fastify instance, built from its collaborators so tests can inject requests.
+import fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { IngestRuntime } from '@ingest/ingest';
+import { toErrorResponse } from './error-response.ts';
+import { createProducerMetrics } from './producer-metrics.ts';
+import { createTokenCheck } from './token-check.ts';
+import { registerDocumentRoutes } from './routes/documents.ts';
+import { registerOperationsRoutes } from './routes/operations.ts';
+import { registerSagaRoutes } from './routes/sagas.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without X-Internal-Token (health probes). */
+    public?: boolean;
+  }
+}
+
+/** Largest inline `content` the request schema accepts, in characters. */
+const MAX_INLINE_CONTENT_CHARS = 1024 * 1024;
+/** 1 MiB for metadata and relations, plus inline content at up to 4 UTF-8 bytes per character. */
+export const BODY_LIMIT_BYTES = 1024 * 1024 + 4 * MAX_INLINE_CONTENT_CHARS;
+
+/** Collaborators of the producer's HTTP API. */
+export interface ProducerAppOptions {
+  runtime: IngestRuntime;
+  /** The value X-Internal-Token must carry. */
+  internalToken: string;
+  logger: Logger;
+}
+
+/** Builds (does not start) the producer's HTTP API. */
+export function buildProducerApp(options: ProducerAppOptions): FastifyInstance {
+  const { runtime, internalToken, logger } = options;
+  // Widened to fastify's logger interface so the instance is a plain FastifyInstance for the route modules.
+  const loggerInstance: FastifyBaseLogger = logger;
+  const app = fastify({ loggerInstance, bodyLimit: BODY_LIMIT_BYTES });
+  const tokenMatches = createTokenCheck(internalToken);
+  const metrics = createProducerMetrics({ stats: () => runtime.stats(), logger });
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.config.public === true) return;
+    const presented = request.headers['x-internal-token'];
+    if (typeof presented === 'string' && tokenMatches(presented)) return;
+    return reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'missing or invalid X-Internal-Token' } });
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? '(unmatched)';
+    metrics.observeRequest({ method: request.method, route, status: reply.statusCode }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const answer = toErrorResponse(err);
+    if (answer.internal) request.log.error({ err }, 'request failed');
+    else request.log.info({ code: answer.body.error.code, statusCode: answer.statusCode }, 'request rejected');
+    return reply.code(answer.statusCode).send(answer.body);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } }),
+  );
+
+  registerOperationsRoutes(app, runtime, metrics.registry);
+  registerDocumentRoutes(app, runtime);
+  registerSagaRoutes(app, runtime);
+  return app;
+}

@@ -1,0 +1,110 @@
+// The producer's command-line client: `enqueue <file>` (optionally waiting with a progress bar) and `status <sagaId>`.
+// Exit codes: 0 success; 1 a waited-for saga did not complete; 2 usage, configuration or HTTP errors.
+import path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { CliError, CliUsageError, ProducerHttpError } from './cli-errors.ts';
+import type { IngestionStatus } from '@ingest/ingest';
+import { loadCliSettings, type CliSettings } from './cli-settings.ts';
+import { formatFinalResult } from './final-result.ts';
+import { createProducerClient, type EnqueueBody, type ProducerClient } from './producer-client.ts';
+import { startSagaProgressBar } from './progress-bar.ts';
+import { watchSaga } from './saga-watch.ts';
+import { toSourceRelative } from './source-path.ts';
+
+const EXIT_USAGE = 2;
+
+interface EnqueueOptions {
+  title?: string;
+  category?: string;
+  securityLevel?: string;
+  textPath?: string;
+  idempotencyKey?: string;
+  wait?: boolean;
+}
+
+/** Parses `argv` and runs the command; resolves with the process exit code. */
+async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let exitCode = 0;
+  // Settings are read only once a command runs, so `--help` works without any environment.
+  const connect = (): { settings: CliSettings; api: ProducerClient } => {
+    const settings = loadCliSettings(env);
+    return { settings, api: createProducerClient({ baseUrl: settings.producerUrl, internalToken: settings.internalToken }) };
+  };
+  const program = new Command('ingest')
+    .description('Start document ingestions on the producer and follow them')
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('enqueue')
+    .description('start ingesting <file> (relative to SOURCE_ROOT, or an absolute path inside it)')
+    .argument('<file>', 'source file')
+    .option('--title <title>', 'document title (default: the file name)')
+    .option('--category <category>', 'document category')
+    .addOption(new Option('--security-level <level>', 'security level').choices(['public', 'internal', 'confidential', 'restricted']))
+    .option('--text-path <path>', 'extracted text of the document, relative to SOURCE_ROOT')
+    .option('--idempotency-key <key>', 'same key → same saga')
+    .option('--wait', 'show progress until the saga ends; exit 0 only if it completed')
+    .action(async (file: string, options: EnqueueOptions) => {
+      const { settings, api } = connect();
+      const body: EnqueueBody = {
+        filePath: toSourceRelative(file, settings.sourceRoot),
+        metadata: {
+          title: options.title ?? path.basename(file),
+          ...(options.category === undefined ? {} : { category: options.category }),
+          ...(options.securityLevel === undefined ? {} : { securityLevel: options.securityLevel }),
+        },
+        ...(options.textPath === undefined ? {} : { textPath: toSourceRelative(options.textPath, settings.sourceRoot) }),
+      };
+      const started = Date.now();
+      const accepted = await api.enqueue(body, options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey });
+      process.stdout.write(`${JSON.stringify(accepted)}\n`);
+      if (!options.wait) return;
+      const bar = startSagaProgressBar();
+      let final: IngestionStatus;
+      try {
+        final = await watchSaga(() => api.status(accepted.sagaId), { intervalMs: 500, onStatus: (s) => bar.update(s) });
+      } finally {
+        bar.stop();
+      }
+      process.stdout.write(`${formatFinalResult(final, Date.now() - started).join('\n')}\n`);
+      exitCode = final.status === 'completed' ? 0 : 1;
+    });
+
+  program
+    .command('status')
+    .description('print the status of a saga as JSON')
+    .argument('<sagaId>', 'the id enqueue printed')
+    .action(async (sagaId: string) => {
+      const status = await connect().api.status(sagaId);
+      process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+/** Prints what went wrong in words the user can act on, and returns the exit code. */
+function reportError(err: unknown): number {
+  // Commander has already printed its own message (unknown option, missing argument) or the help.
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
+  if (err instanceof ProducerHttpError) {
+    const lines = [`error: ${err.code} (HTTP ${err.status}): ${err.message}`];
+    for (const f of err.fields) lines.push(`  ${f.field}: ${f.message}`);
+    if (err.holderSagaId !== undefined) lines.push(`  held by saga ${err.holderSagaId}`);
+    process.stderr.write(`${lines.join('\n')}\n`);
+    return EXIT_USAGE;
+  }
+  if (err instanceof CliUsageError || err instanceof CliError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    return EXIT_USAGE;
+  }
+  process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return EXIT_USAGE;
+}
+
+process.exitCode = await runCli(process.argv.slice(2));

@@ -1,0 +1,42 @@
+// Entry point of the producer: configuration → logger → ingestion runtime → HTTP API, with graceful shutdown.
+import closeWithGrace from 'close-with-grace';
+import { createIngestRuntime, redactedConfig } from '@ingest/ingest';
+import { buildProducerApp } from './app.ts';
+import { createProducerLogger } from './logger.ts';
+import { loadProducerConfig } from './settings.ts';
+
+/** How long in-flight requests and connections get to finish after SIGTERM before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 30_000;
+
+async function main(): Promise<void> {
+  const config = loadProducerConfig(process.env);
+  const logger = createProducerLogger(config.LOG_LEVEL);
+  logger.info({ config: redactedConfig(config) }, 'producer starting');
+  const runtime = await createIngestRuntime(config, { logger, role: 'producer' });
+  const app = buildProducerApp({ runtime, internalToken: config.INTERNAL_TOKEN, logger });
+
+  // A second signal, or a close that outlasts the grace, exits 1 at once (close-with-grace).
+  closeWithGrace(
+    {
+      delay: SHUTDOWN_GRACE_MS,
+      logger: { error: (message: unknown) => logger.error({ detail: String(message) }, 'forced shutdown') },
+    },
+    async ({ signal, err }) => {
+      if (err) logger.error({ err }, 'producer failing; closing');
+      else logger.info({ signal }, 'producer shutting down');
+      await app.close();
+      await runtime.close();
+      logger.info('producer stopped');
+    },
+  );
+
+  const address = await app.listen({ host: config.HOST, port: config.PORT });
+  logger.info({ address }, 'producer listening');
+}
+
+main().catch((err: unknown) => {
+  // A configuration error names every bad variable: say it plainly; anything else deserves its stack.
+  const text = err instanceof Error ? (err.name === 'ConfigError' ? err.message : (err.stack ?? err.message)) : String(err);
+  process.stderr.write(`producer: ${text}\n`);
+  process.exit(1);
+});

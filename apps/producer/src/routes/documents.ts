@@ -1,0 +1,27 @@
+// POST /v1/documents (start an ingestion), GET /v1/documents/:id and its streamed content.
+import type { FastifyInstance } from 'fastify';
+import type { IngestRuntime } from '@ingest/ingest';
+import { optionalHeader, parseUuid } from '../request-headers.ts';
+
+/** Registers the document routes on `app`. */
+export function registerDocumentRoutes(app: FastifyInstance, runtime: IngestRuntime): void {
+  app.post('/v1/documents', async (request, reply) => {
+    const idempotencyKey = optionalHeader(request.headers, 'Idempotency-Key');
+    const requestedBy = optionalHeader(request.headers, 'X-Requested-By') ?? 'producer';
+    const { sagaId } = await runtime.submit(request.body, { requestedBy, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) });
+    // A repeated idempotency key answers like the first call: the work is (still) accepted.
+    return reply.code(202).send({ sagaId, statusUrl: `/v1/sagas/${sagaId}` });
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/documents/:id', async (request) => runtime.getDocument(parseUuid(request.params.id, 'id')));
+
+  app.get<{ Params: { id: string } }>('/v1/documents/:id/content', async (request, reply) => {
+    const { stream, sizeBytes, sha256 } = await runtime.openDocumentContent(parseUuid(request.params.id, 'id'));
+    // Documents can be many GB: the stream goes out as it is read, never gathered in memory.
+    return reply
+      .header('content-type', 'application/octet-stream')
+      .header('content-length', sizeBytes)
+      .header('x-content-sha256', sha256)
+      .send(stream);
+  });
+}

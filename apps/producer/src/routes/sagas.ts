@@ -1,0 +1,17 @@
+// GET /v1/sagas/:id (status), POST /v1/sagas/:id/cancel, GET /v1/stats.
+import type { FastifyInstance } from 'fastify';
+import type { IngestRuntime } from '@ingest/ingest';
+import { parseUuid } from '../request-headers.ts';
+
+/** Registers the saga routes on `app`. */
+export function registerSagaRoutes(app: FastifyInstance, runtime: IngestRuntime): void {
+  app.get<{ Params: { id: string } }>('/v1/sagas/:id', async (request) => runtime.status(parseUuid(request.params.id, 'id')));
+
+  app.post<{ Params: { id: string } }>('/v1/sagas/:id/cancel', async (request, reply) => {
+    const sagaId = parseUuid(request.params.id, 'id');
+    const { accepted, state } = await runtime.cancel(sagaId);
+    return reply.code(202).send({ sagaId, accepted, state });
+  });
+
+  app.get('/v1/stats', async () => runtime.stats());
+}
