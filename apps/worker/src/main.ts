@@ -1,0 +1,48 @@
+// Entry point of a worker: configuration → ingestion runtime → queue consumers, with /healthz and /metrics on
+// METRICS_PORT. SIGTERM drains (running steps hand their job back, locks stay with their sagas) and exits 0.
+import closeWithGrace from 'close-with-grace';
+import pino from 'pino';
+import { createIngestRuntime, loadConfig, redactedConfig } from '@ingest/ingest';
+import { buildMetricsServer } from './metrics-server.ts';
+import { workerRunOptions } from './worker-options.ts';
+import { createWorkerMetrics } from './worker-metrics.ts';
+
+/** Longest drain before the process exits 1 anyway; a step hands its job back at its next chunk boundary. */
+const DRAIN_TIMEOUT_MS = 60_000;
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const logger = pino({ level: config.LOG_LEVEL });
+  logger.info({ config: redactedConfig(config) }, 'worker starting');
+  const runtime = await createIngestRuntime(config, { logger, role: 'worker' });
+  const registry = createWorkerMetrics(runtime.engine);
+  const server = buildMetricsServer({ registry, checkHealth: () => runtime.checkHealth(), logger });
+
+  // A second signal, or a drain that outlasts the timeout, exits 1 at once (close-with-grace).
+  closeWithGrace(
+    {
+      delay: DRAIN_TIMEOUT_MS,
+      logger: { error: (message: unknown) => logger.error({ detail: String(message) }, 'forced shutdown') },
+    },
+    async ({ signal, err }) => {
+      if (err) logger.error({ err }, 'worker failing; draining');
+      else logger.info({ signal }, 'worker draining');
+      await runtime.close();
+      await server.close();
+      logger.info('worker stopped');
+    },
+  );
+
+  const metricsAddress = await server.listen({ host: config.HOST, port: config.METRICS_PORT });
+  const run = workerRunOptions(config);
+  await runtime.startWorkers(run);
+  const queues = run.queues?.length ?? runtime.engine.queueNames().length;
+  logger.info({ queues, concurrency: run.concurrency, metricsAddress }, 'worker ready');
+}
+
+main().catch((err: unknown) => {
+  // A configuration error names every bad variable: say it plainly; anything else deserves its stack.
+  const text = err instanceof Error ? (err.name === 'ConfigError' ? err.message : (err.stack ?? err.message)) : String(err);
+  process.stderr.write(`worker: ${text}\n`);
+  process.exit(1);
+});
