@@ -38,3 +38,5 @@ export type {
   SagaView,
   SagaStats,
 } from './types.ts';
+/** The engine's drizzle tables, for read-only queries elsewhere (the consistency checker, dashboards). */
+export * as sagaSchema from './schema.ts';
