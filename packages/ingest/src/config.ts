@@ -1,0 +1,83 @@
+// The environment of DESIGN.md §5, parsed and validated in one place for every app.
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+const bool = z
+  .string()
+  .transform((v) => v.trim().toLowerCase())
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number) => z.coerce.number().int().min(min);
+const url = z.string().url();
+
+const schema = z.object({
+  REDIS_URL: url.default('redis://127.0.0.1:16379'),
+  DATABASE_URL: url.default('postgres://postgres@127.0.0.1:15432/ingest'),
+  RELATIONAL_DATABASE_URL: url.optional(),
+  VECTOR_DATABASE_URL: url.optional(),
+  GRAPH_DATABASE_URL: url.optional(),
+  SECURITY_DATABASE_URL: url.optional(),
+  S3_ENDPOINT: url.optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_BUCKET: z.string().min(3).default('ingest'),
+  S3_ACCESS_KEY_ID: z.string().min(1).default('S3RVER'),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).default('S3RVER'),
+  S3_FORCE_PATH_STYLE: bool.default(true),
+  SOURCE_ROOT: z.string().min(1).default('/data/sources'),
+  INTERNAL_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  PORT: int(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('ingest'),
+  CHUNK_SIZE_BYTES: int(5 * 1024 * 1024).default(8 * 1024 * 1024),
+  UPLOAD_CONCURRENCY: int(1).max(64).default(4),
+  MAX_RESUME_ATTEMPTS: int(1).default(3),
+  RESUME_RETRY_DELAY_MS: int(0).default(5000),
+  SAGA_TIMEOUT_SECONDS: int(1).default(3600),
+  MAX_FILE_BYTES: int(0).default(100 * 1024 ** 3),
+  STEP_LEASE_MS: int(1000).default(30_000),
+  STORE_RETRY_ATTEMPTS: int(1).default(5),
+  STORE_RETRY_BACKOFF_MS: int(0).default(1000),
+  COMPENSATION_RETRY_ATTEMPTS: int(1).default(5),
+  WORKER_CONCURRENCY: int(1).default(4),
+  WORKER_QUEUES: z.string().optional(),
+  METRICS_PORT: int(0).max(65535).default(9464),
+  EMBEDDINGS_URL: url.optional(),
+  EMBEDDINGS_API_KEY: z.string().optional(),
+  EMBEDDINGS_MODEL: z.string().default('text-embedding-3-small'),
+  EMBEDDING_DIMENSIONS: int(8).max(4096).default(256),
+  ORPHAN_GRACE_SECONDS: int(0).default(3600),
+  STUCK_AFTER_SECONDS: int(1).default(120),
+});
+
+/** Every setting, typed. Secrets are kept out of logs by `redactedConfig`. */
+export type IngestConfig = z.infer<typeof schema>;
+
+/** Parses the environment; throws ConfigError naming every invalid variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof IngestConfig, string>> = {}): IngestConfig {
+  const source: Record<string, string | undefined> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = overrides[key as keyof IngestConfig] ?? env[key];
+    source[key] = v === '' ? undefined : v;
+  }
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  if (parsed.data.CHUNK_SIZE_BYTES > 5 * 1024 ** 3) throw new ConfigError(['CHUNK_SIZE_BYTES: must be at most 5 GiB']);
+  return parsed.data;
+}
+
+const SECRET_KEYS = new Set(['INTERNAL_TOKEN', 'S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID', 'EMBEDDINGS_API_KEY']);
+
+/** The configuration with secrets and URL passwords masked, safe to log. */
+export function redactedConfig(config: IngestConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) {
+    if (v === undefined) continue;
+    if (SECRET_KEYS.has(k)) out[k] = '***';
+    else if (typeof v === 'string' && /^[a-z]+:\/\//.test(v)) out[k] = v.replace(/\/\/([^:@/]+):([^@/]+)@/, '//$1:***@');
+    else out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,17 @@
+// @ingest/ingest: the document-ingestion saga and the runtime that producer, worker and janitor share.
+export { createIngestRuntime, type IngestRuntimeOptions } from './runtime.ts';
+export { loadConfig, redactedConfig, type IngestConfig } from './config.ts';
+export { parseIngestRequest, type IngestRequest } from './request.ts';
+export { resolveSource, type ResolvedSource, type SourceLimits } from './source-path.ts';
+export { INGEST_SAGA, ingestSaga, type IngestInput, type IngestSagaDeps } from './ingest-saga.ts';
+export { IngestError, InvalidRequestError, SourceRejectedError, ConfigError, DocumentNotFoundError, type FieldProblem } from './errors.ts';
+export type {
+  IngestRuntime,
+  IngestionStatus,
+  IngestProgress,
+  IngestStepStatus,
+  DocumentView,
+  JanitorSummary,
+  HealthReport,
+  SubmitOptions,
+} from './types.ts';

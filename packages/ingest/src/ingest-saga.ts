@@ -1,0 +1,283 @@
+// The document-ingestion saga: nine steps from a source file to a committed document, each with its compensation.
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { CompensationFailed, SagaRollbackRequired, defineSaga, type SagaDefinition, type SagaEngine, type StepContext, type StepDefinition } from '@ingest/saga-core';
+import { StorageError, isRetryableStorageError, storageErrorCode, type Uploader, type UploadProgress } from '@ingest/storage';
+import type { IngestConfig } from './config.ts';
+import { SourceRejectedError } from './errors.ts';
+import type { IngestRequest } from './request.ts';
+import { resolveSource } from './source-path.ts';
+import type { DownstreamStores } from './stores.ts';
+
+/** Name of the saga in queues and tables. */
+export const INGEST_SAGA = 'ingest-document';
+
+/** What a saga carries (stored as jsonb): identifiers and the validated request. */
+export type IngestInput = {
+  documentId: string;
+  operationId: string;
+  filePath: string;
+  sourcePath: string;
+  lockKey: string;
+  sizeBytes: number;
+  mtimeMs: number;
+  metadata: IngestRequest['metadata'];
+  textPath?: string;
+  content?: string;
+  relations?: NonNullable<IngestRequest['relations']>;
+  requestedBy: string;
+  requestedAt: string;
+};
+
+/** Collaborators of the saga's steps. */
+export interface IngestSagaDeps {
+  config: IngestConfig;
+  engine: () => SagaEngine;
+  uploader: Uploader;
+  stores: DownstreamStores;
+}
+
+type Ctx = StepContext<IngestInput>;
+
+/** Builds the saga definition over its collaborators. */
+export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
+  const { config, uploader, stores } = deps;
+  const stepTimeoutMs = config.SAGA_TIMEOUT_SECONDS * 1000;
+  const storeRetry = { attempts: config.STORE_RETRY_ATTEMPTS, backoffMs: config.STORE_RETRY_BACKOFF_MS, backoff: 'exponential' as const, maxBackoffMs: 30_000 };
+  const compensationRetry = { attempts: config.COMPENSATION_RETRY_ATTEMPTS, backoffMs: config.STORE_RETRY_BACKOFF_MS, backoff: 'exponential' as const, maxBackoffMs: 30_000 };
+
+  const steps: StepDefinition<IngestInput>[] = [
+      {
+        name: 'validate_file',
+        state: 'initialized',
+        retry: { attempts: 3, backoffMs: 500 },
+        async action(ctx) {
+          const source = await resolveSource(config.SOURCE_ROOT, ctx.input.filePath, 'filePath', { maxBytes: config.MAX_FILE_BYTES }).catch((err: unknown) => {
+            throw asFatal(err);
+          });
+          if (source.realPath !== ctx.input.sourcePath) {
+            throw new SagaRollbackRequired('SOURCE_CHANGED', `filePath now resolves to ${source.realPath}, not ${ctx.input.sourcePath}`);
+          }
+          await deps.engine().ensureLock(ctx.input.lockKey, ctx.sagaId, ctx.deadlineAt);
+          return { sizeBytes: source.sizeBytes, mtimeMs: source.mtimeMs, sourcePath: source.realPath };
+        },
+        async compensation(ctx) {
+          await undo('lock', ctx.input.lockKey, () => deps.engine().releaseLock(ctx.input.lockKey, ctx.sagaId));
+        },
+      },
+      {
+        name: 'start_streaming',
+        state: 'initialized',
+        retry: storeRetry,
+        async action(ctx) {
+          const op = await storage(() => uploader.createOperation({ operationId: ctx.input.operationId, owner: ctx.sagaId, sourcePath: ctx.input.sourcePath }));
+          return { operationId: op.id };
+        },
+        async compensation(ctx) {
+          await undo('upload-operation', ctx.input.operationId, () => uploader.cancelOperation(ctx.input.operationId));
+        },
+      },
+      {
+        name: 'chunked_upload',
+        state: 'uploading',
+        // Each retry resumes from the manifest; a killed worker's attempt counts as one.
+        retry: { attempts: config.MAX_RESUME_ATTEMPTS, backoffMs: config.RESUME_RETRY_DELAY_MS, backoff: 'fixed' },
+        timeoutMs: stepTimeoutMs,
+        // Chunks may be stored even when the step failed: deleting them is part of rolling back that step.
+        compensateOnFailure: true,
+        async action(ctx) {
+          const result = await storage(() =>
+            uploader.upload(ctx.input.operationId, {
+              signal: ctx.signal,
+              onProgress: (p: UploadProgress) => {
+                void ctx.reportProgress(progressJson(p)).catch(() => undefined);
+              },
+            }),
+          );
+          await ctx.reportProgress({ ...progressJson({ bytesDone: result.totalBytes, bytesTotal: result.totalBytes, percent: 100, bytesPerSecond: 0, etaSeconds: 0 }), final: true });
+          return {
+            chunkCount: result.chunkCount,
+            totalBytes: result.totalBytes,
+            sha256: result.sha256,
+            chunksUploaded: result.chunksUploaded,
+            chunksSkipped: result.chunksSkipped,
+            resumed: result.resumed,
+            durationMs: result.durationMs,
+          };
+        },
+        async compensation(ctx) {
+          const report = await uploader.deleteOperationChunks(ctx.input.operationId, { signal: ctx.signal });
+          ctx.log.info({ ...report, failedDeletions: report.failedDeletions.length }, 'chunk cleanup finished');
+          if (report.failedDeletions.length > 0) {
+            throw new CompensationFailed(
+              `${report.failedDeletions.length} of ${report.totalChunks} chunks could not be deleted (success rate ${(report.successRate * 100).toFixed(1)}%)`,
+              report.failedDeletions.map((f) => ({ store: 's3-chunk', key: f.key, error: f.error, details: { operationId: ctx.input.operationId } })),
+            );
+          }
+        },
+      },
+      {
+        name: 'verify_integrity',
+        state: 'verifying',
+        retry: storeRetry,
+        timeoutMs: stepTimeoutMs,
+        async action(ctx) {
+          const report = await storage(() => uploader.verify(ctx.input.operationId, { signal: ctx.signal }));
+          return { chunkCount: report.chunkCount, totalBytes: report.totalBytes, sha256: report.sha256 };
+        },
+      },
+      {
+        name: 'security_classification',
+        retry: storeRetry,
+        compensateOnFailure: true,
+        async action(ctx) {
+          const sha256 = verifiedHash(ctx);
+          await storage(() =>
+            stores.security.register({
+              documentId: ctx.input.documentId,
+              contentSha256: sha256,
+              classification: ctx.input.metadata.securityLevel ?? 'internal',
+              requestedBy: ctx.input.requestedBy,
+              requestedAt: new Date(ctx.input.requestedAt),
+            }),
+          );
+          return { classification: ctx.input.metadata.securityLevel ?? 'internal' };
+        },
+        async compensation(ctx) {
+          await undo('security', ctx.input.documentId, () => stores.security.remove(ctx.input.documentId));
+        },
+      },
+      {
+        name: 'vector_insert',
+        retry: storeRetry,
+        timeoutMs: stepTimeoutMs,
+        compensateOnFailure: true,
+        async action(ctx) {
+          const text = await openText(config, ctx);
+          if (!text) return { chunks: 0, source: 'none' };
+          const result = await storage(() => stores.vector.insertText(ctx.input.documentId, text.stream, { signal: ctx.signal }));
+          return { chunks: result.chunks, source: text.source };
+        },
+        async compensation(ctx) {
+          await undo('vector', ctx.input.documentId, () => stores.vector.remove(ctx.input.documentId));
+        },
+      },
+      {
+        name: 'graph_insert',
+        retry: storeRetry,
+        compensateOnFailure: true,
+        async action(ctx) {
+          const { metadata, relations } = ctx.input;
+          const r = await storage(() =>
+            stores.graph.upsertDocument({
+              documentId: ctx.input.documentId,
+              label: metadata.title,
+              properties: { category: metadata.category ?? null, securityLevel: metadata.securityLevel ?? null },
+              relations: (relations ?? []).map((rel) => ({ type: rel.type, targetId: rel.target, properties: rel.properties ?? {} })),
+            }),
+          );
+          return { relations: r.relations };
+        },
+        async compensation(ctx) {
+          await undo('graph', ctx.input.documentId, () => stores.graph.remove(ctx.input.documentId));
+        },
+      },
+      {
+        name: 'relational_insert',
+        retry: storeRetry,
+        compensateOnFailure: true,
+        async action(ctx) {
+          const { metadata } = ctx.input;
+          const { title, category, securityLevel, ...rest } = metadata;
+          const verified = ctx.outputs.verify_integrity as { chunkCount: number; totalBytes: number; sha256: string };
+          await storage(() =>
+            stores.relational.upsert({
+              id: ctx.input.documentId,
+              title,
+              category: category ?? null,
+              securityLevel: securityLevel ?? null,
+              sourcePath: ctx.input.filePath,
+              size: verified.totalBytes,
+              sha256: verified.sha256,
+              operationId: ctx.input.operationId,
+              chunkCount: verified.chunkCount,
+              metadata: { ...rest, sagaId: ctx.sagaId },
+            }),
+          );
+          return { documentId: ctx.input.documentId };
+        },
+        async compensation(ctx) {
+          await undo('relational', ctx.input.documentId, () => stores.relational.remove(ctx.input.documentId));
+        },
+      },
+      {
+        name: 'finalize',
+        retry: storeRetry,
+        compensateOnFailure: true,
+        async action(ctx) {
+          await storage(() => stores.security.audit(ctx.input.documentId, 'committed', ctx.input.requestedBy, { sagaId: ctx.sagaId }));
+          return { documentId: ctx.input.documentId, committedAt: new Date().toISOString() };
+        },
+        async compensation(ctx) {
+          await undo('security-audit', ctx.input.documentId, () => stores.security.audit(ctx.input.documentId, 'failed', ctx.input.requestedBy, { sagaId: ctx.sagaId }));
+        },
+      },
+  ];
+  return defineSaga<IngestInput>({
+    name: INGEST_SAGA,
+    timeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
+    steps: steps.map((step) => (step.compensation ? { compensationRetry, ...step } : step)),
+  });
+}
+
+/** Runs a storage call, turning its fatal errors into SagaRollbackRequired (retryable ones retry with the step's policy). */
+async function storage<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw asFatal(err);
+  }
+}
+
+/** Runs one undo; when it fails, names the exact leftover (store, key) so the janitor can retry precisely that. */
+async function undo(store: string, key: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new CompensationFailed(`could not undo ${store} ${key}: ${message}`, [{ store, key, error: message }], err);
+  }
+}
+
+function asFatal(err: unknown): unknown {
+  if (err instanceof SourceRejectedError) {
+    const reason = err.code === 'SOURCE_NOT_FOUND' ? 'FILE_NOT_FOUND' : err.code;
+    return new SagaRollbackRequired(reason, err.message, {}, err);
+  }
+  const code = storageErrorCode(err);
+  if (code && !isRetryableStorageError(err) && code !== 'CANCELLED') {
+    return new SagaRollbackRequired(code, (err as StorageError).message, {}, err);
+  }
+  return err;
+}
+
+function verifiedHash(ctx: Ctx): string {
+  const v = ctx.outputs.verify_integrity as { sha256?: string } | undefined;
+  if (!v?.sha256) throw new SagaRollbackRequired('METADATA_CORRUPT', 'verify_integrity recorded no sha256');
+  return v.sha256;
+}
+
+async function openText(config: IngestConfig, ctx: Ctx): Promise<{ stream: Readable; source: string } | null> {
+  if (ctx.input.textPath) {
+    const text = await resolveSource(config.SOURCE_ROOT, ctx.input.textPath, 'textPath', { maxBytes: config.MAX_FILE_BYTES }).catch((err: unknown) => {
+      throw asFatal(err);
+    });
+    return { stream: createReadStream(text.realPath, { encoding: 'utf8', highWaterMark: 64 * 1024 }), source: 'textPath' };
+  }
+  if (ctx.input.content) return { stream: Readable.from([ctx.input.content]), source: 'content' };
+  return null;
+}
+
+function progressJson(p: Pick<UploadProgress, 'bytesDone' | 'bytesTotal' | 'percent' | 'bytesPerSecond' | 'etaSeconds'>): { [k: string]: number | null } {
+  return { bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, percent: p.percent, bytesPerSecond: p.bytesPerSecond, etaSeconds: p.etaSeconds ?? null };
+}

@@ -1,0 +1,242 @@
+// Wires configuration into one process's ingestion runtime: connections, stores, engine, saga, janitor pass.
+import { randomUUID } from 'node:crypto';
+import postgres, { type Sql } from 'postgres';
+import pino, { type Logger } from 'pino';
+import { Redis } from 'ioredis';
+import { SagaNotFoundError, createSagaEngine, toError, type Cleaner, type SagaEngine } from '@ingest/saga-core';
+import { createChunkStore, createS3Client, createUploader, migrateStorage } from '@ingest/storage';
+import type { IngestConfig } from './config.ts';
+import { DocumentNotFoundError } from './errors.ts';
+import { INGEST_SAGA, ingestSaga, type IngestInput } from './ingest-saga.ts';
+import { reapOrphanChunks } from './orphan-reaper.ts';
+import { parseIngestRequest } from './request.ts';
+import { resolveSource } from './source-path.ts';
+import { toIngestionStatus } from './status.ts';
+import { createDownstreamStores, storageDatabase } from './stores.ts';
+import type { DocumentView, HealthReport, IngestRuntime, JanitorSummary, SubmitOptions } from './types.ts';
+
+/** Options of createIngestRuntime. */
+export interface IngestRuntimeOptions {
+  /** Default: pino at config.LOG_LEVEL. */
+  logger?: Logger;
+  /** Which app this is; only logged. */
+  role?: 'producer' | 'worker' | 'janitor' | 'test';
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CHUNK_PREFIX = 'chunks/';
+
+/** Connects, migrates, and returns the runtime; close() releases everything. */
+export async function createIngestRuntime(config: IngestConfig, options: IngestRuntimeOptions = {}): Promise<IngestRuntime> {
+  const logger = (options.logger ?? pino({ level: config.LOG_LEVEL })).child({ role: options.role ?? 'app' });
+  const clients = new Map<string, Sql>();
+  const client = (url: string): Sql => {
+    let c = clients.get(url);
+    if (!c) {
+      c = postgres(url, { max: 20, onnotice: () => {} });
+      clients.set(url, c);
+    }
+    return c;
+  };
+  const sql = client(config.DATABASE_URL);
+  const storeUrls = {
+    relational: config.RELATIONAL_DATABASE_URL ?? config.DATABASE_URL,
+    vector: config.VECTOR_DATABASE_URL ?? config.DATABASE_URL,
+    graph: config.GRAPH_DATABASE_URL ?? config.DATABASE_URL,
+    security: config.SECURITY_DATABASE_URL ?? config.DATABASE_URL,
+  };
+  for (const url of new Set([config.DATABASE_URL, ...Object.values(storeUrls)])) await migrateStorage(client(url));
+
+  const chunkStore = createChunkStore({
+    client: createS3Client({
+      endpoint: config.S3_ENDPOINT,
+      region: config.S3_REGION,
+      accessKeyId: config.S3_ACCESS_KEY_ID,
+      secretAccessKey: config.S3_SECRET_ACCESS_KEY,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    }),
+    bucket: config.S3_BUCKET,
+    logger,
+  });
+  const uploader = createUploader({
+    sql,
+    chunkStore,
+    chunkSizeBytes: config.CHUNK_SIZE_BYTES,
+    concurrency: config.UPLOAD_CONCURRENCY,
+    keyPrefix: CHUNK_PREFIX,
+    logger,
+  });
+  const stores = createDownstreamStores(config, {
+    relational: client(storeUrls.relational),
+    vector: client(storeUrls.vector),
+    graph: client(storeUrls.graph),
+    security: client(storeUrls.security),
+  });
+  let engineRef: SagaEngine | undefined;
+  const engine = await createSagaEngine({
+    sql,
+    redisUrl: config.REDIS_URL,
+    sagas: [ingestSaga({ config, uploader, stores, engine: () => engineRef! })],
+    prefix: config.QUEUE_PREFIX,
+    logger,
+    leaseMs: config.STEP_LEASE_MS,
+    defaultTimeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
+  });
+  engineRef = engine;
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true, enableOfflineQueue: false });
+  redis.on('error', () => undefined);
+  const relationalDb = storageDatabase(client(storeUrls.relational));
+
+  const cleaners: Record<string, Cleaner> = {
+    's3-chunk': async ({ key, details }) => {
+      // Through the operation when known, so its manifest row goes with the object.
+      const operationId = (details as { operationId?: unknown } | null)?.operationId;
+      const report = typeof operationId === 'string' ? await uploader.deleteOperationChunks(operationId) : await chunkStore.deleteChunks([key]);
+      const failed = report.failedDeletions.find((f) => f.key === key) ?? report.failedDeletions[0];
+      if (failed) throw new Error(`${failed.key}: ${failed.error}`);
+    },
+    relational: ({ key }) => stores.relational.remove(key).then(() => undefined),
+    vector: ({ key }) => stores.vector.remove(key).then(() => undefined),
+    graph: ({ key }) => stores.graph.remove(key).then(() => undefined),
+    security: ({ key }) => stores.security.remove(key).then(() => undefined),
+    'security-audit': ({ key }) => stores.security.audit(key, 'failed', 'janitor', { reason: 'compensation retried by the janitor' }).then(() => undefined),
+    'upload-operation': ({ key }) => uploader.cancelOperation(key).then(() => undefined),
+    lock: async ({ key, sagaId }) => {
+      await engine.releaseLock(key, sagaId);
+    },
+  };
+
+  const findDocument = async (documentId: string) => {
+    if (!UUID.test(documentId)) throw new DocumentNotFoundError(documentId);
+    const doc = await stores.relational.get(documentId);
+    if (!doc) throw new DocumentNotFoundError(documentId);
+    return doc;
+  };
+
+  const runtime: IngestRuntime = {
+    config,
+    engine,
+    logger,
+
+    async submit(body, o: SubmitOptions = {}) {
+      const request = parseIngestRequest(body);
+      const limits = { maxBytes: config.MAX_FILE_BYTES };
+      const source = await resolveSource(config.SOURCE_ROOT, request.filePath, 'filePath', limits);
+      if (request.textPath) await resolveSource(config.SOURCE_ROOT, request.textPath, 'textPath', limits);
+      const sagaId = randomUUID();
+      const input: IngestInput = {
+        documentId: randomUUID(),
+        operationId: sagaId,
+        filePath: request.filePath,
+        sourcePath: source.realPath,
+        lockKey: `file:${source.realPath}`,
+        sizeBytes: source.sizeBytes,
+        mtimeMs: source.mtimeMs,
+        metadata: request.metadata,
+        ...(request.textPath ? { textPath: request.textPath } : {}),
+        ...(request.content ? { content: request.content } : {}),
+        ...(request.relations ? { relations: request.relations } : {}),
+        requestedBy: o.requestedBy ?? 'unknown',
+        requestedAt: new Date().toISOString(),
+      };
+      return engine.start(INGEST_SAGA, input, {
+        sagaId,
+        lockKey: input.lockKey,
+        ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}),
+      });
+    },
+
+    async status(sagaId) {
+      if (!UUID.test(sagaId)) throw new SagaNotFoundError(sagaId);
+      return toIngestionStatus(await engine.get(sagaId));
+    },
+
+    async cancel(sagaId) {
+      if (!UUID.test(sagaId)) throw new SagaNotFoundError(sagaId);
+      return engine.cancel(sagaId);
+    },
+
+    stats: () => engine.stats(),
+
+    async getDocument(documentId): Promise<DocumentView> {
+      const d = await findDocument(documentId);
+      const meta = (d.metadata ?? {}) as Record<string, unknown>;
+      return {
+        documentId: d.id,
+        sagaId: typeof meta.sagaId === 'string' ? meta.sagaId : null,
+        title: d.title,
+        category: d.category,
+        securityLevel: d.securityLevel,
+        sourcePath: d.sourcePath,
+        sizeBytes: d.size,
+        sha256: d.sha256,
+        chunkCount: d.chunkCount,
+        metadata: meta,
+        createdAt: d.createdAt.toISOString(),
+      };
+    },
+
+    async openDocumentContent(documentId) {
+      const d = await findDocument(documentId);
+      if (!d.operationId) throw new DocumentNotFoundError(documentId);
+      return { stream: await uploader.openReadStream(d.operationId), sizeBytes: d.size, sha256: d.sha256 };
+    },
+
+    startWorkers: (o = {}) => engine.startWorkers({ concurrency: o.concurrency ?? config.WORKER_CONCURRENCY, ...(o.queues ? { queues: o.queues } : {}) }),
+
+    async janitorPass(): Promise<JanitorSummary> {
+      const started = Date.now();
+      const maintenance = await engine.maintain({ idleMs: config.STUCK_AFTER_SECONDS * 1000 });
+      const cleanups = await engine.retryFailedCleanups(cleaners);
+      const reaped = await reapOrphanChunks({
+        chunkStore,
+        uploader,
+        engine,
+        db: relationalDb,
+        logger,
+        keyPrefix: CHUNK_PREFIX,
+        graceSeconds: config.ORPHAN_GRACE_SECONDS,
+      });
+      return {
+        cleanups,
+        relayed: maintenance.relayed,
+        redispatched: maintenance.redispatched,
+        rolledBackOverdue: maintenance.rolledBackOverdue,
+        releasedLocks: maintenance.releasedLocks,
+        orphanChunksDeleted: reaped.chunksDeleted,
+        orphanPrefixes: reaped.prefixes,
+        durationMs: Date.now() - started,
+      };
+    },
+
+    async checkHealth(): Promise<HealthReport> {
+      const checks: Record<string, string> = {};
+      const probe = async (name: string, fn: () => Promise<unknown>) => {
+        try {
+          await Promise.race([fn(), new Promise((_, r) => setTimeout(() => r(new Error('timed out after 2000 ms')), 2000))]);
+          checks[name] = 'ok';
+        } catch (err) {
+          checks[name] = toError(err).message;
+        }
+      };
+      await Promise.all([
+        probe('postgres', () => sql`select 1`),
+        probe('redis', async () => {
+          if (redis.status === 'wait' || redis.status === 'end') await redis.connect().catch(() => undefined);
+          await redis.ping();
+        }),
+        probe('s3', () => chunkStore.exists('healthz-probe')),
+      ]);
+      return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
+    },
+
+    async close() {
+      await engine.close();
+      chunkStore.close();
+      redis.disconnect();
+      for (const c of clients.values()) await c.end({ timeout: 5 });
+    },
+  };
+  logger.info({ sourceRoot: config.SOURCE_ROOT, queuePrefix: config.QUEUE_PREFIX }, 'ingestion runtime ready');
+  return runtime;
+}

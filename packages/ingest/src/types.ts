@@ -1,0 +1,110 @@
+// Public shapes of the ingestion runtime that the producer, worker and janitor apps use.
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { SagaEngine, SagaStats } from '@ingest/saga-core';
+import type { IngestConfig } from './config.ts';
+
+/** Upload progress as the API reports it. */
+export interface IngestProgress {
+  bytesDone: number;
+  bytesTotal: number;
+  percent: number;
+  bytesPerSecond: number;
+  etaSeconds: number | null;
+}
+
+/** One step as GET /v1/sagas/:id reports it. */
+export interface IngestStepStatus {
+  name: string;
+  phase: 'action' | 'compensation';
+  status: string;
+  attempts: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error: string | null;
+}
+
+/** The body of GET /v1/sagas/:id. */
+export interface IngestionStatus {
+  sagaId: string;
+  status: 'running' | 'compensating' | 'completed' | 'compensated' | 'compensation_failed' | 'failed';
+  state: string;
+  success: boolean;
+  documentId: string | null;
+  operationId: string | null;
+  rollbackPerformed: boolean;
+  rollbackStatus: 'success' | 'partial_failure' | null;
+  errors: string[];
+  compensationErrors: string[];
+  failure: { reason: string; message: string; step: string | null } | null;
+  progress: IngestProgress;
+  steps: IngestStepStatus[];
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+/** A committed document's metadata. */
+export interface DocumentView {
+  documentId: string;
+  sagaId: string | null;
+  title: string;
+  category: string | null;
+  securityLevel: string | null;
+  sourcePath: string;
+  sizeBytes: number;
+  sha256: string;
+  chunkCount: number;
+  metadata: Record<string, unknown>;
+  createdAt: string;
+}
+
+/** What one janitor pass did. */
+export interface JanitorSummary {
+  cleanups: { attempted: number; resolved: number; failed: number };
+  relayed: number;
+  redispatched: number;
+  rolledBackOverdue: number;
+  releasedLocks: number;
+  orphanChunksDeleted: number;
+  orphanPrefixes: string[];
+  durationMs: number;
+}
+
+/** Health of each dependency. */
+export interface HealthReport {
+  ok: boolean;
+  checks: Record<string, string>;
+}
+
+/** Who and how a submission was made. */
+export interface SubmitOptions {
+  /** Same key → same saga. */
+  idempotencyKey?: string;
+  /** Recorded in the security audit. */
+  requestedBy?: string;
+}
+
+/** The ingestion system as one process sees it: engine, stores and the 9-step saga. */
+export interface IngestRuntime {
+  readonly config: IngestConfig;
+  readonly engine: SagaEngine;
+  readonly logger: Logger;
+  /** Validates and starts an ingestion. Throws InvalidRequestError (400), SourceRejectedError (422), SagaLockedError (409). */
+  submit(body: unknown, options?: SubmitOptions): Promise<{ sagaId: string; created: boolean }>;
+  /** Throws SagaNotFoundError (404). */
+  status(sagaId: string): Promise<IngestionStatus>;
+  /** Throws SagaNotFoundError (404). */
+  cancel(sagaId: string): Promise<{ accepted: boolean; state: string }>;
+  stats(): Promise<SagaStats>;
+  /** Throws DocumentNotFoundError (404). */
+  getDocument(documentId: string): Promise<DocumentView>;
+  /** Streams the stored bytes chunk by chunk. Throws DocumentNotFoundError (404). */
+  openDocumentContent(documentId: string): Promise<{ stream: Readable; sizeBytes: number; sha256: string }>;
+  /** Consumes the saga's queues (all, or `queues`). */
+  startWorkers(options?: { concurrency?: number; queues?: string[] }): Promise<void>;
+  /** One janitor pass: leftovers, orphan chunks, overdue/stuck sagas, undelivered transitions, stale locks. */
+  janitorPass(): Promise<JanitorSummary>;
+  checkHealth(): Promise<HealthReport>;
+  /** Drains workers (running steps hand their job back), then closes connections. */
+  close(): Promise<void>;
+}
