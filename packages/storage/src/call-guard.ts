@@ -27,6 +27,8 @@ export interface CallGuardOptions {
   breaker?: BreakerOptions;
   /** Receives breaker state changes. Default: silent. */
   logger?: Logger;
+  /** Turns what a failed call threw into the error to rethrow. Default: toStorageError (S3 and network errors). */
+  classify?: (err: unknown, what: string, details: Omit<StorageErrorDetails, 'cause'>) => unknown;
 }
 
 /** Per-call options: the caller's signal (cancellation) and ids for the error. */
@@ -60,6 +62,7 @@ export function createCallGuard(options: CallGuardOptions): CallGuard {
     errorFilter: (err: unknown) => !isRetryableStorageError(err),
   });
   const logger = options.logger;
+  const classify = options.classify ?? toStorageError;
   breaker.on('open', () => logger?.warn({ breaker: options.name }, 'circuit breaker opened'));
   breaker.on('halfOpen', () => logger?.info({ breaker: options.name }, 'circuit breaker half-open'));
   breaker.on('close', () => logger?.info({ breaker: options.name }, 'circuit breaker closed'));
@@ -76,18 +79,18 @@ export function createCallGuard(options: CallGuardOptions): CallGuard {
         } catch (err) {
           if (callerSignal?.aborted) throw cancelled(what, callerSignal, details);
           if (deadline.aborted) throw new StorageError('TIMEOUT', `${what}: no answer within ${callTimeoutMs} ms`, { ...details, cause: err });
-          throw toStorageError(err, what, details);
+          throw classify(err, what, details);
         }
       };
       try {
         // The thunk's type is erased by the breaker's single signature; it returns what `attempt` returns.
         return (await breaker.fire(attempt)) as T;
       } catch (err) {
-        if (err instanceof StorageError) throw err;
-        if ((err as { code?: unknown }).code === 'EOPENBREAKER') {
+        if (!(err instanceof StorageError) && (err as { code?: unknown }).code === 'EOPENBREAKER') {
           throw new StorageError('CIRCUIT_OPEN', `${what}: circuit breaker ${options.name} is open, failing fast`, { ...details, cause: err });
         }
-        throw toStorageError(err, what, details);
+        // Everything else already went through `classify` inside the breaker.
+        throw err;
       }
     },
     state() {

@@ -62,6 +62,38 @@ export type { VerificationReport } from './verify-upload.ts';
 export type { OperationRecord, ManifestRow } from './manifest.ts';
 /** Key layout of chunks. */
 export { chunkKey, operationKeyPrefix, chunkCountFor } from './chunk-layout.ts';
+/** Options shared by the downstream stores (breaker and logger). */
+export type { DatabaseStoreOptions } from './database-guard.ts';
+/** Relational metadata store (`documents`). */
+export { createRelationalStore, type RelationalStore, type RelationalStoreOptions, type DocumentInput, type DocumentRecord } from './relational-store.ts';
+/** Vector store: streamed text chunks and their embeddings. */
+export { createVectorStore, type VectorStore, type VectorStoreOptions, type VectorInsertResult, type SimilarChunk } from './vector-store.ts';
+/** Text sources the vector store reads, and the chunker it uses. */
+export { chunkText, type TextSource } from './text-chunker.ts';
+/** Graph store: document nodes and relations. */
+export {
+  createGraphStore,
+  type GraphStore,
+  type GraphStoreOptions,
+  type GraphRelation,
+  type GraphDocumentInput,
+  type StoredRelation,
+} from './graph-store.ts';
+/** Security and identity store with its audit trail. */
+export {
+  createSecurityStore,
+  type SecurityStore,
+  type SecurityStoreOptions,
+  type SecurityRegistration,
+  type SecurityRecord,
+  type AuditEntry,
+} from './security-store.ts';
+/** The embedder contract. */
+export type { Embedder, EmbedOptions } from './embedder.ts';
+/** The built-in deterministic, offline embedder. */
+export { createLocalEmbedder, type LocalEmbedderOptions } from './local-embedder.ts';
+/** An embedder over an OpenAI-compatible /v1/embeddings endpoint. */
+export { createHttpEmbedder, type HttpEmbedderOptions } from './http-embedder.ts';
 /** Applying this package's migrations. */
 export { migrateStorage, STORAGE_MIGRATIONS_TABLE } from './migrate.ts';
 /** The drizzle tables, for queries elsewhere (e.g. the janitor's orphan scan). */
