@@ -34,6 +34,14 @@ export class ProducerHttpError extends CliError {
 /** The producer could not be reached, or answered something that is not the API. */
 export class ProducerUnreachableError extends CliError {
   constructor(url: string, cause: unknown) {
-    super('PRODUCER_UNREACHABLE', `cannot reach the producer at ${url}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super('PRODUCER_UNREACHABLE', `cannot reach the producer at ${url}: ${describeCause(cause)}`, { cause });
   }
+}
+
+// fetch() says only "fetch failed"; the socket error under it (ECONNREFUSED, ENOTFOUND) is what the user can act on.
+function describeCause(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  const inner: unknown = cause.cause;
+  if (inner instanceof Error) return `${cause.message} (${'code' in inner && typeof inner.code === 'string' ? inner.code : inner.message})`;
+  return cause.message;
 }

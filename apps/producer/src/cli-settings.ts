@@ -1,5 +1,6 @@
 // The CLI's configuration, parsed in one place: where the producer is, the token, and SOURCE_ROOT.
-import { loadConfig } from '@ingest/ingest';
+// Parsed here rather than with @ingest/ingest's loadConfig: importing the runtime package (storage, queues, the S3
+// SDK) costs seconds per command, and the CLI needs four variables. Defaults and limits match loadConfig's.
 import { z } from 'zod';
 import { CliUsageError } from './cli-errors.ts';
 
@@ -8,23 +9,27 @@ export interface CliSettings {
   /** Base URL of the producer. Default http://127.0.0.1:$PORT. */
   producerUrl: string;
   internalToken: string;
-  /** Absolute paths inside it are sent relative to it. */
+  /** Absolute paths inside it are sent relative to it. Default /data/sources. */
   sourceRoot: string;
 }
 
-const producerUrl = z.url({ protocol: /^https?$/ });
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  SOURCE_ROOT: z.string().min(1).default('/data/sources'),
+  INTERNAL_TOKEN: z.string({ error: 'is not set: the CLI authenticates to the producer with it' }).min(16, 'must be at least 16 characters'),
+  PRODUCER_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+});
 
-/** Reads PRODUCER_URL, INTERNAL_TOKEN, SOURCE_ROOT and PORT; throws CliUsageError naming what is wrong. */
+/** Reads PRODUCER_URL, INTERNAL_TOKEN, SOURCE_ROOT and PORT; throws CliUsageError naming every bad variable. */
 export function loadCliSettings(env: NodeJS.ProcessEnv = process.env): CliSettings {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(env);
-  } catch (err) {
-    throw new CliUsageError(err instanceof Error ? err.message : String(err));
-  }
-  const rawUrl = env.PRODUCER_URL === undefined || env.PRODUCER_URL === '' ? `http://127.0.0.1:${config.PORT}` : env.PRODUCER_URL;
-  const url = producerUrl.safeParse(rawUrl);
-  if (!url.success) throw new CliUsageError(`PRODUCER_URL: must be an http(s) URL, got "${rawUrl}"`);
-  if (config.INTERNAL_TOKEN === undefined) throw new CliUsageError('INTERNAL_TOKEN is not set: the CLI authenticates to the producer with it');
-  return { producerUrl: url.data.replace(/\/+$/, ''), internalToken: config.INTERNAL_TOKEN, sourceRoot: config.SOURCE_ROOT };
+  const source: Record<string, string | undefined> = {};
+  for (const key of Object.keys(schema.shape)) source[key] = env[key] === '' ? undefined : env[key];
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) throw new CliUsageError(parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; '));
+  const s = parsed.data;
+  return {
+    producerUrl: (s.PRODUCER_URL ?? `http://127.0.0.1:${s.PORT}`).replace(/\/+$/, ''),
+    internalToken: s.INTERNAL_TOKEN,
+    sourceRoot: s.SOURCE_ROOT,
+  };
 }
