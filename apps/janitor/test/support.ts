@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { createTestDatabase, randomId, requireEnv } from '@ingest/testkit';
+import { createTestDatabase, flushPrefix, randomId, requireEnv } from '@ingest/testkit';
 import { createIngestRuntime, loadConfig, type IngestRuntime } from '@ingest/ingest';
 
 /** The repository root, for spawning the apps' entry points. */
@@ -24,8 +24,10 @@ export interface TestEnv {
 export async function createTestEnv(extra: Record<string, string> = {}): Promise<TestEnv> {
   const db = await createTestDatabase('apps');
   const sourceRoot = await mkdtemp(path.join(tmpdir(), 'ingest-src-'));
+  const redisUrl = requireEnv('REDIS_URL');
+  const queuePrefix = `t${randomId()}`;
   const env: Record<string, string> = {
-    REDIS_URL: requireEnv('REDIS_URL'),
+    REDIS_URL: redisUrl,
     DATABASE_URL: db.url,
     S3_ENDPOINT: requireEnv('S3_ENDPOINT'),
     S3_REGION: requireEnv('S3_REGION'),
@@ -34,7 +36,7 @@ export async function createTestEnv(extra: Record<string, string> = {}): Promise
     S3_SECRET_ACCESS_KEY: requireEnv('S3_SECRET_ACCESS_KEY'),
     S3_FORCE_PATH_STYLE: requireEnv('S3_FORCE_PATH_STYLE'),
     SOURCE_ROOT: sourceRoot,
-    QUEUE_PREFIX: `t${randomId()}`,
+    QUEUE_PREFIX: queuePrefix,
     CHUNK_SIZE_BYTES: String(5 * 1024 * 1024),
     LOG_LEVEL: 'info',
     ...extra,
@@ -50,6 +52,7 @@ export async function createTestEnv(extra: Record<string, string> = {}): Promise
     },
     async close() {
       for (const r of runtimes) await r.close();
+      await flushPrefix(redisUrl, queuePrefix);
       await rm(sourceRoot, { recursive: true, force: true });
       await db.drop();
     },

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { createTestDatabase, randomId, requireEnv, type TestDatabase } from '@ingest/testkit';
+import { createTestDatabase, flushPrefix, randomId, requireEnv, type TestDatabase } from '@ingest/testkit';
 import { createIngestRuntime, loadConfig, type IngestRuntime } from '@ingest/ingest';
 
 /** The repository root, for spawning the apps' entry points. */
@@ -28,8 +28,10 @@ export async function createTestEnv(): Promise<TestEnv> {
   const db: TestDatabase = await createTestDatabase('apps');
   const sourceRoot = await mkdtemp(path.join(tmpdir(), 'ingest-src-'));
   const token = `test-token-${randomId(12)}`;
+  const redisUrl = requireEnv('REDIS_URL');
+  const queuePrefix = `t${randomId()}`;
   const env: Record<string, string> = {
-    REDIS_URL: requireEnv('REDIS_URL'),
+    REDIS_URL: redisUrl,
     DATABASE_URL: db.url,
     S3_ENDPOINT: requireEnv('S3_ENDPOINT'),
     S3_REGION: requireEnv('S3_REGION'),
@@ -38,7 +40,7 @@ export async function createTestEnv(): Promise<TestEnv> {
     S3_SECRET_ACCESS_KEY: requireEnv('S3_SECRET_ACCESS_KEY'),
     S3_FORCE_PATH_STYLE: requireEnv('S3_FORCE_PATH_STYLE'),
     SOURCE_ROOT: sourceRoot,
-    QUEUE_PREFIX: `t${randomId()}`,
+    QUEUE_PREFIX: queuePrefix,
     INTERNAL_TOKEN: token,
     CHUNK_SIZE_BYTES: String(5 * 1024 * 1024),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
@@ -61,6 +63,7 @@ export async function createTestEnv(): Promise<TestEnv> {
     },
     async close() {
       for (const r of runtimes) await r.close();
+      await flushPrefix(redisUrl, queuePrefix);
       await rm(sourceRoot, { recursive: true, force: true });
       await db.drop();
     },

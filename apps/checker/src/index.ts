@@ -1,0 +1,3 @@
+// @ingest/checker: the operator CLI over the ingestion package's consistency checker.
+export { parseCheckerArgs, type CheckerOptions } from './checker-options.ts';
+export { runCheck, EXIT } from './run-check.ts';

@@ -1,0 +1,38 @@
+// Entry point of the consistency checker (`npm run check`): prints each violation on its own line (kind, then ids),
+// then a summary; `--json` prints the report instead. Exit 0 consistent, 1 violations, 2 the check could not run.
+// Logs go to stderr; stdout carries only the findings.
+import { CommanderError } from 'commander';
+import pino from 'pino';
+import { connectInvariantDeps, loadConfig, redactedConfig } from '@ingest/ingest';
+import { parseCheckerArgs, type CheckerOptions } from './checker-options.ts';
+import { EXIT, runCheck } from './run-check.ts';
+
+async function main(options: CheckerOptions): Promise<number> {
+  const config = loadConfig(process.env);
+  const logger = pino({ level: config.LOG_LEVEL }, pino.destination({ fd: 2, sync: true }));
+  logger.debug({ config: redactedConfig(config), deep: options.deep }, 'checker starting');
+  const deps = connectInvariantDeps(config);
+  try {
+    const overdueGraceMs = (options.graceSeconds ?? (2 * config.STEP_LEASE_MS) / 1000) * 1000;
+    const { code } = await runCheck(deps, { ...options, overdueGraceMs }, (text) => process.stdout.write(text));
+    return code;
+  } finally {
+    await deps.close();
+  }
+}
+
+let options: CheckerOptions;
+try {
+  options = parseCheckerArgs(process.argv.slice(2));
+} catch (err) {
+  // Commander has printed the problem or the help already.
+  process.exit(err instanceof CommanderError && err.exitCode === 0 ? 0 : EXIT.couldNotCheck);
+}
+main(options).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const text = err instanceof Error ? (err.name === 'ConfigError' ? err.message : (err.stack ?? err.message)) : String(err);
+    process.stderr.write(`checker: could not check: ${text}\n`);
+    process.exit(EXIT.couldNotCheck);
+  },
+);
