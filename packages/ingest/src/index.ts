@@ -15,3 +15,19 @@ export type {
   HealthReport,
   SubmitOptions,
 } from './types.ts';
+export {
+  checkInvariants,
+  connectInvariantDeps,
+  formatSummary,
+  formatViolation,
+  KNOWN_LEFTOVER_STORES,
+  VIOLATION_KINDS,
+  type InvariantConnections,
+  type InvariantDeps,
+  type InvariantOptions,
+  type InvariantReport,
+  type InvariantScanCounts,
+  type Violation,
+  type ViolationKind,
+  type RowStore,
+} from './invariants/index.ts';
