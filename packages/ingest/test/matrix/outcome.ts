@@ -1,0 +1,83 @@
+// What every matrix row asserts after its fault: the outcome class, exact leftovers, and the checker's verdict.
+import { expect } from 'vitest';
+import { waitFor } from '@ingest/testkit';
+import type { IngestRuntime, IngestionStatus, Violation } from '../../src/index.ts';
+import { NOTHING_LEFT, leftoversOf } from '../leftovers.ts';
+import type { MatrixWorld } from './world.ts';
+
+/** The ids a saga's input carries. */
+export interface SagaIds {
+  sagaId: string;
+  documentId: string;
+  operationId: string;
+}
+
+/** Reads a saga's document and operation ids from its stored input. */
+export async function idsOf(rt: IngestRuntime, sagaId: string): Promise<SagaIds> {
+  const input = (await rt.engine.get(sagaId)).input as { documentId: string; operationId: string };
+  return { sagaId, documentId: input.documentId, operationId: input.operationId };
+}
+
+/** Submits a file and returns the saga's ids. */
+export async function submit(rt: IngestRuntime, filePath: string, extra: Record<string, unknown> = {}): Promise<SagaIds> {
+  const { sagaId } = await rt.submit({ filePath, metadata: { title: filePath }, ...extra }, { requestedBy: 'matrix' });
+  return idsOf(rt, sagaId);
+}
+
+/** Waits until the saga is terminal and returns its status. */
+export function ended(w: MatrixWorld, rt: IngestRuntime, sagaId: string, timeoutMs = 90_000): Promise<IngestionStatus> {
+  return w.h.waitForEnd(rt, sagaId, timeoutMs);
+}
+
+/** Polls the saga's view until `probe` holds (e.g. a step reached a status). */
+export async function until(rt: IngestRuntime, sagaId: string, what: string, probe: (s: IngestionStatus) => boolean, timeoutMs = 60_000): Promise<IngestionStatus> {
+  return waitFor(
+    async () => {
+      const s = await rt.status(sagaId);
+      return probe(s) ? s : undefined;
+    },
+    { timeoutMs, intervalMs: 25, what },
+  );
+}
+
+/** The status of one step of a saga's view. */
+export function stepStatus(s: IngestionStatus, step: string): string | undefined {
+  return s.steps.find((x) => x.name === step)?.status;
+}
+
+/** Nothing of the document is left in any store, bucket or manifest. */
+export async function expectNothingLeft(w: MatrixWorld, ids: SagaIds): Promise<void> {
+  expect(await leftoversOf(w.h, w.h.sql, ids.documentId, ids.operationId)).toEqual(NOTHING_LEFT);
+}
+
+/** The checker finds nothing wrong anywhere in the world. */
+export async function expectConsistent(w: MatrixWorld): Promise<void> {
+  const report = await w.check();
+  expect(report.violations satisfies Violation[]).toEqual([]);
+  expect(report.ok).toBe(true);
+}
+
+/** Unresolved leftovers of a saga as (store, key) pairs, sorted. */
+export async function openLeftovers(rt: IngestRuntime, sagaId: string): Promise<{ store: string; key: string }[]> {
+  const view = await rt.engine.get(sagaId);
+  return view.failedCleanups
+    .filter((l) => l.resolvedAt === null)
+    .map((l) => ({ store: l.store, key: l.key }))
+    .sort((a, b) => (a.store + a.key < b.store + b.key ? -1 : 1));
+}
+
+/**
+ * With the faults lifted, janitor passes (bounded) until every leftover of the saga is resolved. The backoff of a
+ * leftover is skipped by making it due now, the one thing a test may not wait for.
+ */
+export async function cleanWithJanitor(w: MatrixWorld, rt: IngestRuntime, sagaId: string): Promise<void> {
+  w.heal();
+  await waitFor(
+    async () => {
+      await w.h.sql`update failed_cleanups set next_attempt_at = now() where saga_id = ${sagaId} and resolved_at is null`;
+      await rt.janitorPass();
+      return (await openLeftovers(rt, sagaId)).length === 0;
+    },
+    { timeoutMs: 30_000, intervalMs: 250, what: `janitor to resolve every leftover of saga ${sagaId}` },
+  );
+}

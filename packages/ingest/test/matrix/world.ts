@@ -1,0 +1,117 @@
+// A matrix test's world: the ingestion harness (own database, bucket, queue prefix, sources) with fault points in
+// front of every service the saga touches: an S3 fault proxy (per-request faults) behind a TCP proxy (network
+// faults), and one TCP proxy per downstream store's database. Faults are injected there, never in our code.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import { startS3FaultProxy, startTcpProxy, type S3FaultProxy, type TcpProxy } from '@ingest/testkit';
+import { queueName } from '@ingest/saga-core';
+import {
+  INGEST_SAGA,
+  checkInvariants,
+  connectInvariantDeps,
+  type IngestConfig,
+  type IngestRuntime,
+  type InvariantConnections,
+  type InvariantReport,
+  type RowStore,
+} from '../../src/index.ts';
+import { createIngestHarness, type IngestHarness } from '../harness.ts';
+
+/** The saga's steps, in order. */
+export const STEPS = [
+  'validate_file',
+  'start_streaming',
+  'chunked_upload',
+  'verify_integrity',
+  'security_classification',
+  'vector_insert',
+  'graph_insert',
+  'relational_insert',
+  'finalize',
+] as const;
+/** One of STEPS. */
+export type StepName = (typeof STEPS)[number];
+
+/** A world with its fault points. */
+export interface MatrixWorld {
+  h: IngestHarness;
+  /** Every S3 request of runtimes made by runtime() passes here (per-request faults, refused deletes). */
+  s3: S3FaultProxy;
+  /** ...and then here (the network to S3: refuse, pause, drop). */
+  s3Net: TcpProxy;
+  /** The network to each downstream store's database. */
+  db: Record<RowStore, TcpProxy>;
+  /** A runtime whose S3 and store traffic goes through the fault points; workers not started. */
+  runtime(overrides?: Partial<Record<keyof IngestConfig, string>>): Promise<IngestRuntime>;
+  /** A runtime consuming every queue except the actions of `held` (a saga waits before them until another consumer starts). */
+  runtimeHolding(held: readonly StepName[], overrides?: Partial<Record<keyof IngestConfig, string>>): Promise<IngestRuntime>;
+  /** The checker over this world, read directly (not through the fault points). */
+  check(options?: { deep?: boolean; overdueGraceMs?: number }): Promise<InvariantReport>;
+  /** The source's SHA-256, to prove a saga never touched it. */
+  sourceDigest(name: string): Promise<string>;
+  /** Lifts every fault. */
+  heal(): void;
+  close(): Promise<void>;
+}
+
+/** Builds the world; `base` overrides the harness's settings. */
+export async function createMatrixWorld(base: Partial<Record<keyof IngestConfig, string>> = {}): Promise<MatrixWorld> {
+  const h = await createIngestHarness(base);
+  const s3 = await startS3FaultProxy({ target: h.config.S3_ENDPOINT! });
+  const s3Net = await startTcpProxy({ targetHost: '127.0.0.1', targetPort: s3.port });
+  const pg = new URL(h.db.url);
+  const proxy = () => startTcpProxy({ targetHost: pg.hostname, targetPort: Number(pg.port) });
+  const db: Record<RowStore, TcpProxy> = { relational: await proxy(), vector: await proxy(), graph: await proxy(), security: await proxy() };
+  let checker: InvariantConnections | undefined;
+  const world: MatrixWorld = {
+    h,
+    s3,
+    s3Net,
+    db,
+    runtime(overrides = {}) {
+      return h.runtime({
+        S3_ENDPOINT: s3Net.urlFor(s3.endpoint),
+        RELATIONAL_DATABASE_URL: db.relational.urlFor(h.db.url),
+        VECTOR_DATABASE_URL: db.vector.urlFor(h.db.url),
+        GRAPH_DATABASE_URL: db.graph.urlFor(h.db.url),
+        SECURITY_DATABASE_URL: db.security.urlFor(h.db.url),
+        ...overrides,
+      });
+    },
+    async runtimeHolding(held, overrides = {}) {
+      const rt = await world.runtime(overrides);
+      const skip = new Set(held.map((step) => queueName(INGEST_SAGA, step, 'action')));
+      await rt.startWorkers({ concurrency: 2, queues: rt.engine.queueNames().filter((q) => !skip.has(q)) });
+      return rt;
+    },
+    async check(options = {}) {
+      checker ??= connectInvariantDeps(h.config);
+      return checkInvariants(checker, { overdueGraceMs: options.overdueGraceMs ?? 60_000, deep: options.deep ?? false });
+    },
+    async sourceDigest(name) {
+      const hash = createHash('sha256');
+      for await (const piece of createReadStream(path.join(h.root, name))) hash.update(piece as Buffer);
+      return hash.digest('hex');
+    },
+    heal() {
+      s3.clearRules();
+      s3Net.accept();
+      s3Net.resume();
+      s3Net.setLatency(0);
+      for (const p of Object.values(db)) {
+        p.accept();
+        p.resume();
+      }
+    },
+    async close() {
+      world.heal();
+      await h.close();
+      await checker?.close();
+      for (const p of Object.values(db)) await p.close();
+      await s3Net.close();
+      await s3.close();
+    },
+  };
+  return world;
+}
