@@ -2,12 +2,17 @@
 // then a summary; `--json` prints the report instead. Exit 0 consistent, 1 violations, 2 the check could not run.
 // Logs go to stderr; stdout carries only the findings.
 import { CommanderError } from 'commander';
-import pino from 'pino';
-import { connectInvariantDeps, loadConfig, redactedConfig } from '@ingest/ingest';
 import { parseCheckerArgs, type CheckerOptions } from './checker-options.ts';
-import { EXIT, runCheck } from './run-check.ts';
+
+// Mirrors run-check.ts's EXIT, which is imported lazily: a bad flag should not wait for the runtime to load.
+const COULD_NOT_CHECK = 2;
 
 async function main(options: CheckerOptions): Promise<number> {
+  const [{ default: pino }, { connectInvariantDeps, loadConfig, redactedConfig }, { runCheck }] = await Promise.all([
+    import('pino'),
+    import('@ingest/ingest'),
+    import('./run-check.ts'),
+  ]);
   const config = loadConfig(process.env);
   const logger = pino({ level: config.LOG_LEVEL }, pino.destination({ fd: 2, sync: true }));
   logger.debug({ config: redactedConfig(config), deep: options.deep }, 'checker starting');
@@ -26,13 +31,13 @@ try {
   options = parseCheckerArgs(process.argv.slice(2));
 } catch (err) {
   // Commander has printed the problem or the help already.
-  process.exit(err instanceof CommanderError && err.exitCode === 0 ? 0 : EXIT.couldNotCheck);
+  process.exit(err instanceof CommanderError && err.exitCode === 0 ? 0 : COULD_NOT_CHECK);
 }
 main(options).then(
   (code) => process.exit(code),
   (err: unknown) => {
     const text = err instanceof Error ? (err.name === 'ConfigError' ? err.message : (err.stack ?? err.message)) : String(err);
     process.stderr.write(`checker: could not check: ${text}\n`);
-    process.exit(EXIT.couldNotCheck);
+    process.exit(COULD_NOT_CHECK);
   },
 );
