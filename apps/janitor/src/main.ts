@@ -79,7 +79,8 @@ try {
 main(options).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const text = err instanceof Error ? (err.name === 'ConfigError' ? err.message : (err.stack ?? err.message)) : String(err);
+    // Errors with a code are expected ones (bad configuration, refused connection); anything else shows its stack.
+    const text = err instanceof Error ? ('code' in err && typeof err.code === 'string' ? err.message : (err.stack ?? err.message)) : String(err);
     process.stderr.write(`janitor: ${text}\n`);
     process.exit(1);
   },

@@ -1,5 +1,5 @@
 // The producer's HTTP API as a fastify instance, built from its collaborators so tests can inject requests.
-import fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { IngestRuntime } from '@ingest/ingest';
 import { toErrorResponse } from './error-response.ts';
@@ -21,6 +21,9 @@ const MAX_INLINE_CONTENT_CHARS = 1024 * 1024;
 /** 1 MiB for metadata and relations, plus inline content at up to 4 UTF-8 bytes per character. */
 export const BODY_LIMIT_BYTES = 1024 * 1024 + 4 * MAX_INLINE_CONTENT_CHARS;
 
+// Probes and scrapes arrive every few seconds; logging each would drown the requests that matter.
+const UNLOGGED_PATHS = new Set(['/healthz', '/metrics']);
+
 /** Collaborators of the producer's HTTP API. */
 export interface ProducerAppOptions {
   runtime: IngestRuntime;
@@ -34,7 +37,11 @@ export function buildProducerApp(options: ProducerAppOptions): FastifyInstance {
   const { runtime, internalToken, logger } = options;
   // Widened to fastify's logger interface so the instance is a plain FastifyInstance for the route modules.
   const loggerInstance: FastifyBaseLogger = logger;
-  const app = fastify({ loggerInstance, bodyLimit: BODY_LIMIT_BYTES });
+  const app = fastify({
+    loggerInstance,
+    bodyLimit: BODY_LIMIT_BYTES,
+    logController: new LogController({ disableRequestLogging: (request) => UNLOGGED_PATHS.has(request.url) }),
+  });
   const tokenMatches = createTokenCheck(internalToken);
   const metrics = createProducerMetrics({ stats: () => runtime.stats(), logger });
 

@@ -35,8 +35,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  // A configuration error names every bad variable: say it plainly; anything else deserves its stack.
-  const text = err instanceof Error ? (err.name === 'ConfigError' ? err.message : (err.stack ?? err.message)) : String(err);
+  // Errors with a code are expected ones (bad configuration, unknown queue, refused connection): their message says
+  // it all. Anything else is a bug and deserves its stack.
+  const text = err instanceof Error ? ('code' in err && typeof err.code === 'string' ? err.message : (err.stack ?? err.message)) : String(err);
   process.stderr.write(`producer: ${text}\n`);
   process.exit(1);
 });

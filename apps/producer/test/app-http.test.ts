@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type { IngestRuntime } from '@ingest/ingest';
-import { buildProducerApp } from '../src/app.ts';
+import { BODY_LIMIT_BYTES, buildProducerApp } from '../src/app.ts';
 import { createProducerLogger } from '../src/logger.ts';
 import { createTestEnv, type TestEnv } from './support.ts';
 
@@ -58,6 +58,25 @@ describe('producer HTTP API', () => {
     const xml = await app.inject({ method: 'POST', url: '/v1/documents', headers: { ...auth(), 'content-type': 'application/xml' }, payload: '<doc/>' });
     expect(xml.statusCode).toBe(400);
     expect(xml.json().error.code).toBe('INVALID_REQUEST');
+  });
+
+  it('answers 413 with a JSON error for a body over the limit, and 400 for inline content over its own limit', async () => {
+    const huge = await app.inject({
+      method: 'POST',
+      url: '/v1/documents',
+      headers: auth(),
+      payload: { filePath: 'a.bin', metadata: { title: 'x' }, content: 'x'.repeat(BODY_LIMIT_BYTES) },
+    });
+    expect(huge.statusCode).toBe(413);
+    expect(huge.json().error.code).toBe('PAYLOAD_TOO_LARGE');
+    const long = await app.inject({
+      method: 'POST',
+      url: '/v1/documents',
+      headers: auth(),
+      payload: { filePath: 'a.bin', metadata: { title: 'x' }, content: 'x'.repeat(1024 * 1024 + 1) },
+    });
+    expect(long.statusCode).toBe(400);
+    expect(long.json().error.fields).toEqual([expect.objectContaining({ field: 'content' })]);
   });
 
   it('answers 400 naming every missing or invalid field', async () => {

@@ -1,5 +1,5 @@
 // The worker's small HTTP server: /healthz for probes and /metrics for Prometheus, on METRICS_PORT.
-import fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { HealthReport } from '@ingest/ingest';
@@ -14,7 +14,7 @@ export interface MetricsServerOptions {
 /** Builds (does not start) the server; probes are frequent, so requests are not logged. */
 export function buildMetricsServer(options: MetricsServerOptions): FastifyInstance {
   const loggerInstance: FastifyBaseLogger = options.logger;
-  const app = fastify({ loggerInstance, disableRequestLogging: true });
+  const app = fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }) });
   app.get('/healthz', async (request, reply) => {
     let report: HealthReport;
     try {
