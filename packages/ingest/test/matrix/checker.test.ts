@@ -6,7 +6,7 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestRuntime } from '../../src/index.ts';
 import { cleanWithJanitor, ended, expectConsistent, openLeftovers, stepStatus, submit, until, type SagaIds } from './outcome.ts';
-import { createMatrixWorld, type MatrixWorld } from './world.ts';
+import { createMatrixWorld, doQueue, type MatrixWorld } from './world.ts';
 
 const MiB = 1024 * 1024;
 let w: MatrixWorld;
@@ -164,7 +164,7 @@ describe('consistency checker', () => {
 
   it('a rollback that failed is consistent while its leftovers are recorded, and reported once one is not', async () => {
     // Held before relational_insert, then cancelled: everything before it rolls back, one chunk refuses to go.
-    const held = await w.runtimeHolding(['relational_insert'], { QUEUE_PREFIX: `held${randomUUID().slice(0, 8)}` });
+    const held = await w.runtimeHolding([doQueue('relational_insert')], { QUEUE_PREFIX: `held${randomUUID().slice(0, 8)}` });
     await w.h.writeSource('stuck.bin', 11 * MiB);
     const stuck = await submit(held, 'stuck.bin', { content: 'some text '.repeat(50) });
     await until(held, stuck.sagaId, 'graph_insert to succeed', (s) => stepStatus(s, 'graph_insert') === 'succeeded');

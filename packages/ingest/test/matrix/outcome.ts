@@ -1,4 +1,5 @@
 // What every matrix row asserts after its fault: the outcome class, exact leftovers, and the checker's verdict.
+import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import { waitFor } from '@ingest/testkit';
 import type { IngestRuntime, IngestionStatus, Violation } from '../../src/index.ts';
@@ -80,4 +81,18 @@ export async function cleanWithJanitor(w: MatrixWorld, rt: IngestRuntime, sagaId
     },
     { timeoutMs: 30_000, intervalMs: 250, what: `janitor to resolve every leftover of saga ${sagaId}` },
   );
+}
+
+/** The committed document reads back byte-identical to the source as it is now. */
+export async function expectReadBack(w: MatrixWorld, rt: IngestRuntime, documentId: string, sourceName: string): Promise<void> {
+  const content = await rt.openDocumentContent(documentId);
+  const hash = createHash('sha256');
+  for await (const piece of content.stream) hash.update(piece as Buffer);
+  expect(hash.digest('hex')).toBe(await w.sourceDigest(sourceName));
+}
+
+/** The output the chunked_upload step recorded. */
+export async function uploadOutput(rt: IngestRuntime, sagaId: string): Promise<{ chunkCount: number; chunksUploaded: number; chunksSkipped: number; resumed: boolean }> {
+  const view = await rt.engine.get(sagaId);
+  return view.steps.find((s) => s.name === 'chunked_upload')?.output as { chunkCount: number; chunksUploaded: number; chunksSkipped: number; resumed: boolean };
 }

@@ -4,12 +4,15 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { startS3FaultProxy, startTcpProxy, type S3FaultProxy, type TcpProxy } from '@ingest/testkit';
+import pino from 'pino';
+import { flushPrefix, randomId, requireEnv, startS3FaultProxy, startTcpProxy, type S3FaultProxy, type TcpProxy } from '@ingest/testkit';
 import { queueName } from '@ingest/saga-core';
 import {
   INGEST_SAGA,
   checkInvariants,
   connectInvariantDeps,
+  createIngestRuntime,
+  loadConfig,
   type IngestConfig,
   type IngestRuntime,
   type InvariantConnections,
@@ -42,10 +45,17 @@ export interface MatrixWorld {
   s3Net: TcpProxy;
   /** The network to each downstream store's database. */
   db: Record<RowStore, TcpProxy>;
-  /** A runtime whose S3 and store traffic goes through the fault points; workers not started. */
-  runtime(overrides?: Partial<Record<keyof IngestConfig, string>>): Promise<IngestRuntime>;
-  /** A runtime consuming every queue except the actions of `held` (a saga waits before them until another consumer starts). */
-  runtimeHolding(held: readonly StepName[], overrides?: Partial<Record<keyof IngestConfig, string>>): Promise<IngestRuntime>;
+  /**
+   * A runtime whose S3 and store traffic goes through the fault points, on the current test's queue prefix (so
+   * every runtime of one test shares its queues); workers not started. Closed by endTest().
+   */
+  runtime(overrides?: Settings): Promise<IngestRuntime>;
+  /** A runtime consuming every queue but `held` (a saga waits before a held queue until release() consumes it). */
+  runtimeHolding(held: readonly string[], overrides?: Settings): Promise<IngestRuntime>;
+  /** A second runtime on the same queues consuming only `queues`: what was held goes on. */
+  release(queues: readonly string[], overrides?: Settings): Promise<IngestRuntime>;
+  /** Closes this test's runtimes, lifts every fault and starts a fresh queue prefix for the next test. */
+  endTest(): Promise<void>;
   /** The checker over this world, read directly (not through the fault points). */
   check(options?: { deep?: boolean; overdueGraceMs?: number }): Promise<InvariantReport>;
   /** The source's SHA-256, to prove a saga never touched it. */
@@ -55,8 +65,21 @@ export interface MatrixWorld {
   close(): Promise<void>;
 }
 
+/** Settings overrides, as environment strings. */
+export type Settings = Partial<Record<keyof IngestConfig, string>>;
+
+/** The queue of a step's action. */
+export function doQueue(step: StepName): string {
+  return queueName(INGEST_SAGA, step, 'action');
+}
+
+/** The queue of a step's compensation. */
+export function undoQueue(step: StepName): string {
+  return queueName(INGEST_SAGA, step, 'compensation');
+}
+
 /** Builds the world; `base` overrides the harness's settings. */
-export async function createMatrixWorld(base: Partial<Record<keyof IngestConfig, string>> = {}): Promise<MatrixWorld> {
+export async function createMatrixWorld(base: Settings = {}): Promise<MatrixWorld> {
   const h = await createIngestHarness(base);
   const s3 = await startS3FaultProxy({ target: h.config.S3_ENDPOINT! });
   const s3Net = await startTcpProxy({ targetHost: '127.0.0.1', targetPort: s3.port });
@@ -64,13 +87,19 @@ export async function createMatrixWorld(base: Partial<Record<keyof IngestConfig,
   const proxy = () => startTcpProxy({ targetHost: pg.hostname, targetPort: Number(pg.port) });
   const db: Record<RowStore, TcpProxy> = { relational: await proxy(), vector: await proxy(), graph: await proxy(), security: await proxy() };
   let checker: InvariantConnections | undefined;
+  const settings: Settings = {};
+  for (const [k, v] of Object.entries(h.config)) if (v !== undefined) settings[k as keyof IngestConfig] = String(v);
+  let prefix = `m${randomId()}`;
+  let runtimes: IngestRuntime[] = [];
   const world: MatrixWorld = {
     h,
     s3,
     s3Net,
     db,
-    runtime(overrides = {}) {
-      return h.runtime({
+    async runtime(overrides = {}) {
+      const config = loadConfig(process.env, {
+        ...settings,
+        QUEUE_PREFIX: prefix,
         S3_ENDPOINT: s3Net.urlFor(s3.endpoint),
         RELATIONAL_DATABASE_URL: db.relational.urlFor(h.db.url),
         VECTOR_DATABASE_URL: db.vector.urlFor(h.db.url),
@@ -78,12 +107,29 @@ export async function createMatrixWorld(base: Partial<Record<keyof IngestConfig,
         SECURITY_DATABASE_URL: db.security.urlFor(h.db.url),
         ...overrides,
       });
+      const rt = await createIngestRuntime(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), role: 'test' });
+      runtimes.push(rt);
+      return rt;
     },
     async runtimeHolding(held, overrides = {}) {
       const rt = await world.runtime(overrides);
-      const skip = new Set(held.map((step) => queueName(INGEST_SAGA, step, 'action')));
+      const skip = new Set(held);
       await rt.startWorkers({ concurrency: 2, queues: rt.engine.queueNames().filter((q) => !skip.has(q)) });
       return rt;
+    },
+    async release(queues, overrides = {}) {
+      const rt = await world.runtime(overrides);
+      await rt.startWorkers({ concurrency: 2, queues: [...queues] });
+      return rt;
+    },
+    async endTest() {
+      world.heal();
+      const closing = runtimes;
+      const used = new Set([prefix, ...closing.map((rt) => rt.config.QUEUE_PREFIX)]);
+      runtimes = [];
+      prefix = `m${randomId()}`;
+      for (const rt of closing) await rt.close();
+      for (const p of used) await flushPrefix(requireEnv('REDIS_URL'), p);
     },
     async check(options = {}) {
       checker ??= connectInvariantDeps(h.config);
@@ -105,7 +151,7 @@ export async function createMatrixWorld(base: Partial<Record<keyof IngestConfig,
       }
     },
     async close() {
-      world.heal();
+      await world.endTest();
       await h.close();
       await checker?.close();
       for (const p of Object.values(db)) await p.close();
@@ -114,4 +160,11 @@ export async function createMatrixWorld(base: Partial<Record<keyof IngestConfig,
     },
   };
   return world;
+}
+
+/** Matches the key of chunk `index` of any operation (each world has its own bucket). */
+export function chunkAt(index: number | 'any' | 'after0'): RegExp {
+  if (index === 'any') return /^chunks\/[^/]+\/\d{8}$/;
+  if (index === 'after0') return /^chunks\/[^/]+\/(?!00000000)\d{8}$/;
+  return new RegExp(`^chunks/[^/]+/${String(index).padStart(8, '0')}$`);
 }
