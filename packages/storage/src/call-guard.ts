@@ -21,7 +21,7 @@ export interface BreakerOptions {
 export interface CallGuardOptions {
   /** Names the breaker in logs and errors. */
   name: string;
-  /** A single call that has not settled after this long is aborted and fails as TIMEOUT. Default 60 000 ms. */
+  /** A single call (including any retries inside it) not settled after this long is aborted and fails as TIMEOUT. Default 60 000 ms. */
   callTimeoutMs?: number;
   /** Breaker tuning; see BreakerOptions for defaults. */
   breaker?: BreakerOptions;

@@ -24,7 +24,7 @@ export interface ChunkStoreOptions {
   client: S3Client;
   /** Bucket holding the chunks. Required. */
   bucket: string;
-  /** A single S3 call that has not answered after this long fails as TIMEOUT. Default 60 000 ms. */
+  /** A single S3 call (including the SDK's own retries) not settled after this long is aborted and fails as TIMEOUT. Default 60 000 ms. */
   callTimeoutMs?: number;
   /** Keys per DeleteObjects call (S3 allows at most 1000). Default 1000. */
   deleteBatchSize?: number;
