@@ -64,13 +64,17 @@ export function isTransientDatabaseError(err: unknown): boolean {
   return PG_RETRYABLE_STATES.has(code) || PG_RETRYABLE_CLASSES.includes(code.slice(0, 2));
 }
 
-/** Runs a database call, turning transient failures into retryable STORAGE_UNAVAILABLE; other errors (bugs, constraint violations) pass through. */
+/** A transient database failure as retryable STORAGE_UNAVAILABLE; any other error (a bug, a constraint violation) unchanged. */
+export function classifyDatabaseError(err: unknown, what: string, details: Omit<StorageErrorDetails, 'cause'> = {}): unknown {
+  return isTransientDatabaseError(err) ? new StorageError('STORAGE_UNAVAILABLE', `${what}: ${describe(err)}`, { ...details, cause: err }) : err;
+}
+
+/** Runs a database call, rethrowing its failure through classifyDatabaseError. */
 export async function withDatabaseErrors<T>(what: string, run: () => Promise<T>, details: Omit<StorageErrorDetails, 'cause'> = {}): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    if (isTransientDatabaseError(err)) throw new StorageError('STORAGE_UNAVAILABLE', `${what}: ${describe(err)}`, { ...details, cause: err });
-    throw err;
+    throw classifyDatabaseError(err, what, details);
   }
 }
 

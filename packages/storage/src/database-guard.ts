@@ -1,7 +1,6 @@
 // A breaker in front of one downstream PostgreSQL store: transient failures count and become retryable, query errors pass through.
 import type { Logger } from 'pino';
-import { StorageError } from './errors.ts';
-import { describe, isTransientDatabaseError } from './classify-error.ts';
+import { classifyDatabaseError } from './classify-error.ts';
 import { type BreakerOptions, createCallGuard } from './call-guard.ts';
 
 /** Options shared by the downstream stores' factories. */
@@ -26,8 +25,7 @@ export function createDatabaseGuard(name: string, options: DatabaseStoreOptions 
     callTimeoutMs: 2_147_483_647,
     ...(options.breaker === undefined ? {} : { breaker: options.breaker }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
-    classify: (err, what, details) =>
-      isTransientDatabaseError(err) ? new StorageError('STORAGE_UNAVAILABLE', `${what}: ${describe(err)}`, { ...details, cause: err }) : err,
+    classify: classifyDatabaseError,
   });
   return {
     run: (what, call, documentId) => guard.run(what, () => call(), documentId === undefined ? {} : { documentId }),

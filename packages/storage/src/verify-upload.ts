@@ -5,6 +5,7 @@ import { StorageError } from './errors.ts';
 import type { StorageDb } from './db.ts';
 import type { ChunkStore } from './chunk-store.ts';
 import { forEachBounded } from './bounded.ts';
+import { expectedHex } from './checksums.ts';
 import { chunkCountFor } from './chunk-layout.ts';
 import { createManifestChecker } from './manifest-check.ts';
 import { type ManifestRow, type OperationRecord, manifestRows, requireOperation } from './manifest.ts';
@@ -72,7 +73,7 @@ async function checkStoredChunk(deps: VerifyDeps, row: ManifestRow, fail: Fail, 
     throw fail('SIZE_MISMATCH', `chunk ${row.chunkIndex} (${row.key}): expected ${row.size} bytes, server stores ${stored.size}`, row);
   }
   if (stored.checksum) {
-    const expected = stored.checksum.algorithm === 'sha256' ? row.sha256 : row.md5;
+    const expected = expectedHex(row, stored.checksum.algorithm);
     if (stored.checksum.hex !== expected) {
       throw fail('HASH_MISMATCH', `chunk ${row.chunkIndex} (${row.key}): expected ${stored.checksum.algorithm} ${expected}, server reports ${stored.checksum.hex}`, row);
     }
