@@ -1,5 +1,7 @@
 // Runs s3rver, the S3-compatible server from the npm registry that local runs and tests use.
 // Flags: --address, --port, --directory. Stops cleanly on SIGTERM/SIGINT.
+// services.sh starts it with --openssl-legacy-provider: s3rver encrypts ListObjectsV2 continuation tokens with DES,
+// which OpenSSL 3 refuses otherwise (every truncated V2 page would answer 500).
 import { parseArgs } from 'node:util';
 import S3rver from 's3rver';
 

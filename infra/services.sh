@@ -66,7 +66,7 @@ start_s3() {
   if curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/"; then log "s3 already up on $S3_PORT"
   else
     mkdir -p "$DIR/s3"
-    ( cd "$ROOT" && setsid nohup node "$ROOT/infra/s3-server.mjs" --address 127.0.0.1 --port "$S3_PORT" \
+    ( cd "$ROOT" && setsid nohup node --openssl-legacy-provider "$ROOT/infra/s3-server.mjs" --address 127.0.0.1 --port "$S3_PORT" \
         --directory "$DIR/s3" >"$DIR/s3.log" 2>&1 < /dev/null & echo $! >"$DIR/s3.pid" )
     for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" && break; sleep 0.1; done
     curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" || { log "s3 server did not start; see $DIR/s3.log"; exit 1; }
