@@ -1,5 +1,6 @@
 // What every matrix row asserts after its fault: the outcome class, exact leftovers, and the checker's verdict.
 import { createHash } from 'node:crypto';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import { waitFor } from '@ingest/testkit';
 import type { IngestRuntime, IngestionStatus, Violation } from '../../src/index.ts';
@@ -95,4 +96,23 @@ export async function expectReadBack(w: MatrixWorld, rt: IngestRuntime, document
 export async function uploadOutput(rt: IngestRuntime, sagaId: string): Promise<{ chunkCount: number; chunksUploaded: number; chunksSkipped: number; resumed: boolean }> {
   const view = await rt.engine.get(sagaId);
   return view.steps.find((s) => s.name === 'chunked_upload')?.output as { chunkCount: number; chunksUploaded: number; chunksSkipped: number; resumed: boolean };
+}
+
+/**
+ * What an operator does by hand when the system could not: delete what is left of the saga's document everywhere
+ * and close its leftover records. Only tests of known bugs call it, so that one red row does not redden the rest.
+ */
+export async function purgeByHand(w: MatrixWorld, ids: SagaIds): Promise<void> {
+  w.heal();
+  for (const key of await w.h.storedKeys()) {
+    if (key.startsWith(`chunks/${ids.operationId}/`)) await w.h.s3.send(new DeleteObjectCommand({ Bucket: w.h.bucket, Key: key }));
+  }
+  const sql = w.h.sql;
+  await sql`delete from upload_chunks where operation_id = ${ids.operationId}`;
+  await sql`delete from documents where id = ${ids.documentId}`;
+  await sql`delete from vector_chunks where document_id = ${ids.documentId}`;
+  await sql`delete from graph_edges where document_id = ${ids.documentId}`;
+  await sql`delete from graph_nodes where id = ${ids.documentId}`;
+  await sql`delete from security_records where document_id = ${ids.documentId}`;
+  await sql`update failed_cleanups set resolved_at = now() where saga_id = ${ids.sagaId} and resolved_at is null`;
 }
