@@ -79,6 +79,19 @@ describe('ingestion through the producer', () => {
 
     const stats = (await (await api('/v1/stats')).json()) as { completed: number };
     expect(stats.completed).toBeGreaterThanOrEqual(1);
+
+    // The audit trail tells the saga's story in order: started, each step, completed.
+    const trail = (await (await api(`/v1/sagas/${sagaId}/events`)).json()) as { events: { id: number; type: string; step: string | null; toState: string | null }[] };
+    const types = trail.events.map((e) => e.type);
+    expect(types[0]).toBe('saga_started');
+    expect(types.at(-1)).toBe('saga_completed');
+    expect(trail.events.filter((e) => e.type === 'step_succeeded').map((e) => e.step)).toEqual([
+      'validate_file', 'start_streaming', 'chunked_upload', 'verify_integrity', 'security_classification',
+      'vector_insert', 'graph_insert', 'relational_insert', 'finalize',
+    ]);
+    expect(trail.events.filter((e) => e.type === 'state_changed').map((e) => e.toState)).toEqual(['uploading', 'verifying', 'processing', 'completed']);
+    const after = (await (await api(`/v1/sagas/${sagaId}/events?after=${trail.events.at(-2)!.id}`)).json()) as { events: unknown[] };
+    expect(after.events).toHaveLength(1);
   });
 
   it('CLI: enqueue --wait follows the saga to the end and exits 0, printing the document id', async () => {

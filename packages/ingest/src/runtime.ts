@@ -151,6 +151,11 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
       return toIngestionStatus(await engine.get(sagaId));
     },
 
+    async events(sagaId, o) {
+      if (!UUID.test(sagaId)) throw new SagaNotFoundError(sagaId);
+      return engine.events(sagaId, o);
+    },
+
     async cancel(sagaId) {
       if (!UUID.test(sagaId)) throw new SagaNotFoundError(sagaId);
       return engine.cancel(sagaId);

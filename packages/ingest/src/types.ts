@@ -1,7 +1,7 @@
 // Public shapes of the ingestion runtime that the producer, worker and janitor apps use.
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { SagaEngine, SagaStats } from '@ingest/saga-core';
+import type { SagaEngine, SagaEventView, SagaStats } from '@ingest/saga-core';
 import type { IngestConfig } from './config.ts';
 
 /** Upload progress as the API reports it. */
@@ -93,6 +93,8 @@ export interface IngestRuntime {
   submit(body: unknown, options?: SubmitOptions): Promise<{ sagaId: string; created: boolean }>;
   /** Throws SagaNotFoundError (404). */
   status(sagaId: string): Promise<IngestionStatus>;
+  /** The saga's audit trail, oldest first. Throws SagaNotFoundError (404). */
+  events(sagaId: string, options?: { afterId?: number; limit?: number }): Promise<SagaEventView[]>;
   /** Throws SagaNotFoundError (404). */
   cancel(sagaId: string): Promise<{ accepted: boolean; state: string }>;
   stats(): Promise<SagaStats>;

@@ -18,8 +18,8 @@ import { migrateSagaCore } from './migrate.ts';
 import { jobIdOf, queueName, queuesOf, type JobPayload } from './queues.ts';
 import { requestRollback, type RollbackRequestResult } from './request-rollback.ts';
 import { sagaEvents, sagaInstances, sagaOutbox, sagaSteps } from './schema.ts';
-import { readSaga, readStats } from './views.ts';
-import type { JsonValue, SagaDefinition, SagaStats, SagaView } from './types.ts';
+import { readEvents, readSaga, readStats } from './views.ts';
+import type { JsonValue, SagaDefinition, SagaEventView, SagaStats, SagaView } from './types.ts';
 
 /** Options of createSagaEngine. */
 export interface SagaEngineOptions {
@@ -78,6 +78,8 @@ export interface SagaEngine {
   /** Cancels a saga: it rolls back. */
   cancel(sagaId: string): Promise<RollbackRequestResult>;
   get(sagaId: string): Promise<SagaView>;
+  /** The saga's audit trail (state changes, attempts, retries, compensations, leftovers), oldest first. */
+  events(sagaId: string, options?: { afterId?: number; limit?: number }): Promise<SagaEventView[]>;
   stats(): Promise<SagaStats>;
   /** Consumes queues in this process until close(). */
   startWorkers(options?: WorkerOptions): Promise<void>;
@@ -228,6 +230,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
     releaseLock: (lockKey, sagaId) => core.locks.release(lockKey, sagaId),
     cancel: (sagaId) => requestRollback(core, sagaId, 'CANCELLED', 'saga cancelled by request'),
     get: (sagaId) => readSaga(db, sagaId),
+    events: (sagaId, o) => readEvents(db, sagaId, o),
     stats: () => readStats(db),
     maintain,
     retryFailedCleanups: (cleaners, o) => retryFailedCleanups(core, cleaners, o),

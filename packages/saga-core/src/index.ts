@@ -36,6 +36,7 @@ export type {
   SagaFailure,
   FailedCleanupView,
   SagaView,
+  SagaEventView,
   SagaStats,
 } from './types.ts';
 /** The engine's drizzle tables, for read-only queries elsewhere (the consistency checker, dashboards). */

@@ -147,6 +147,19 @@ export interface SagaView {
   failedCleanups: FailedCleanupView[];
 }
 
+/** One row of a saga's append-only audit trail. */
+export interface SagaEventView {
+  id: number;
+  type: string;
+  step: string | null;
+  phase: 'action' | 'compensation' | null;
+  attempt: number | null;
+  fromState: string | null;
+  toState: string | null;
+  data: JsonValue | null;
+  at: Date;
+}
+
 /** Counts read from PostgreSQL. */
 export interface SagaStats {
   active: number;

@@ -1,10 +1,10 @@
 // Read models: one saga as the API reports it, and fleet-wide counts.
-import { asc, eq, isNull, sql as dsql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, sql as dsql } from 'drizzle-orm';
 import type { Db } from './db.ts';
 import { SagaNotFoundError } from './errors.ts';
-import { failedCleanups, sagaInstances, sagaSteps } from './schema.ts';
+import { failedCleanups, sagaEvents, sagaInstances, sagaSteps } from './schema.ts';
 import type { SagaState, SagaStatus } from './state-machine.ts';
-import type { JsonObject, JsonValue, SagaFailure, SagaStats, SagaView, StepStatus } from './types.ts';
+import type { JsonObject, JsonValue, SagaEventView, SagaFailure, SagaStats, SagaView, StepStatus } from './types.ts';
 
 /** One saga with its steps and leftovers; throws SagaNotFoundError. */
 export async function readSaga(db: Db, sagaId: string): Promise<SagaView> {
@@ -66,4 +66,27 @@ export async function readStats(db: Db): Promise<SagaStats> {
     successRate: finished === 0 ? 100 : Math.round((n('completed') / finished) * 10_000) / 100,
     pendingCleanups: Number(pending?.n ?? 0),
   };
+}
+
+/** A saga's audit trail, oldest first, at most `limit` events after event id `afterId`; throws SagaNotFoundError. */
+export async function readEvents(db: Db, sagaId: string, options: { afterId?: number; limit?: number } = {}): Promise<SagaEventView[]> {
+  const [s] = await db.select({ id: sagaInstances.id }).from(sagaInstances).where(eq(sagaInstances.id, sagaId));
+  if (!s) throw new SagaNotFoundError(sagaId);
+  const rows = await db
+    .select()
+    .from(sagaEvents)
+    .where(and(eq(sagaEvents.sagaId, sagaId), gt(sagaEvents.id, options.afterId ?? 0)))
+    .orderBy(asc(sagaEvents.id))
+    .limit(Math.min(Math.max(options.limit ?? 500, 1), 5000));
+  return rows.map((r) => ({
+    id: r.id,
+    type: r.type,
+    step: r.step,
+    phase: r.phase as 'action' | 'compensation' | null,
+    attempt: r.attempt,
+    fromState: r.fromState,
+    toState: r.toState,
+    data: (r.data ?? null) as JsonValue | null,
+    at: r.createdAt,
+  }));
 }

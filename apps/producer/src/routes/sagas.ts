@@ -1,4 +1,4 @@
-// GET /v1/sagas/:id (status), POST /v1/sagas/:id/cancel, GET /v1/stats.
+// GET /v1/sagas/:id (status), GET /v1/sagas/:id/events (audit trail), POST /v1/sagas/:id/cancel, GET /v1/stats.
 import type { FastifyInstance } from 'fastify';
 import type { IngestRuntime } from '@ingest/ingest';
 import { parseUuid } from '../request-headers.ts';
@@ -6,6 +6,17 @@ import { parseUuid } from '../request-headers.ts';
 /** Registers the saga routes on `app`. */
 export function registerSagaRoutes(app: FastifyInstance, runtime: IngestRuntime): void {
   app.get<{ Params: { id: string } }>('/v1/sagas/:id', async (request) => runtime.status(parseUuid(request.params.id, 'id')));
+
+  app.get<{ Params: { id: string }; Querystring: { after?: string; limit?: string } }>('/v1/sagas/:id/events', async (request) => {
+    const sagaId = parseUuid(request.params.id, 'id');
+    const afterId = Number(request.query.after ?? 0);
+    const limit = Number(request.query.limit ?? 500);
+    const events = await runtime.events(sagaId, {
+      afterId: Number.isInteger(afterId) && afterId > 0 ? afterId : 0,
+      limit: Number.isInteger(limit) && limit > 0 ? limit : 500,
+    });
+    return { sagaId, events };
+  });
 
   app.post<{ Params: { id: string } }>('/v1/sagas/:id/cancel', async (request, reply) => {
     const sagaId = parseUuid(request.params.id, 'id');
