@@ -50,6 +50,8 @@ export interface MatrixWorld {
    * every runtime of one test shares its queues); workers not started. Closed by endTest().
    */
   runtime(overrides?: Settings): Promise<IngestRuntime>;
+  /** The settings runtime() would use, as environment variables for a worker process of this test. */
+  env(overrides?: Settings): Record<string, string>;
   /** A runtime consuming every queue but `held` (a saga waits before a held queue until release() consumes it). */
   runtimeHolding(held: readonly string[], overrides?: Settings): Promise<IngestRuntime>;
   /** A second runtime on the same queues consuming only `queues`: what was held goes on. */
@@ -96,17 +98,22 @@ export async function createMatrixWorld(base: Settings = {}): Promise<MatrixWorl
     s3,
     s3Net,
     db,
-    async runtime(overrides = {}) {
-      const config = loadConfig(process.env, {
-        ...settings,
+    env(overrides = {}) {
+      const out: Record<string, string> = {
+        ...(settings as Record<string, string>),
+        REDIS_URL: requireEnv('REDIS_URL'),
         QUEUE_PREFIX: prefix,
         S3_ENDPOINT: s3Net.urlFor(s3.endpoint),
         RELATIONAL_DATABASE_URL: db.relational.urlFor(h.db.url),
         VECTOR_DATABASE_URL: db.vector.urlFor(h.db.url),
         GRAPH_DATABASE_URL: db.graph.urlFor(h.db.url),
         SECURITY_DATABASE_URL: db.security.urlFor(h.db.url),
-        ...overrides,
-      });
+      };
+      for (const [k, v] of Object.entries(overrides)) if (v !== undefined) out[k] = v;
+      return out;
+    },
+    async runtime(overrides = {}) {
+      const config = loadConfig(process.env, world.env(overrides));
       const rt = await createIngestRuntime(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), role: 'test' });
       runtimes.push(rt);
       return rt;
