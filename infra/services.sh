@@ -66,8 +66,10 @@ start_s3() {
   if curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/"; then log "s3 already up on $S3_PORT"
   else
     mkdir -p "$DIR/s3"
-    ( cd "$ROOT" && setsid nohup node --openssl-legacy-provider "$ROOT/infra/s3-server.mjs" --address 127.0.0.1 --port "$S3_PORT" \
-        --directory "$DIR/s3" >"$DIR/s3.log" 2>&1 < /dev/null & echo $! >"$DIR/s3.pid" )
+    # No subshell around it: a wrapper shell would keep the caller's stdout (a $(...) pipe) open while node runs.
+    setsid nohup node --openssl-legacy-provider "$ROOT/infra/s3-server.mjs" --address 127.0.0.1 --port "$S3_PORT" \
+      --directory "$DIR/s3" >"$DIR/s3.log" 2>&1 </dev/null &
+    echo $! >"$DIR/s3.pid"
     for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" && break; sleep 0.1; done
     curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" || { log "s3 server did not start; see $DIR/s3.log"; exit 1; }
     log "s3 server started on 127.0.0.1:$S3_PORT"
@@ -77,7 +79,10 @@ start_s3() {
 }
 
 stop_all() {
-  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  # Only a Redis whose data directory is ours: the port may belong to another set of services.
+  if [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" config get dir 2>/dev/null | sed -n 2p)" = "$DIR/redis" ]; then
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  fi
   [ -f "$DIR/pg/PG_VERSION" ] && su postgres -s /bin/sh -c "'$PG_BIN/pg_ctl' -D '$DIR/pg' -m fast stop >/dev/null" 2>/dev/null || true
   [ -f "$DIR/s3.pid" ] && kill "$(cat "$DIR/s3.pid")" 2>/dev/null || true
   log "stopped"
