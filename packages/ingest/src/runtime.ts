@@ -80,6 +80,9 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     prefix: config.QUEUE_PREFIX,
     logger,
     leaseMs: config.STEP_LEASE_MS,
+    // An aborted upload waits for its PUTs in flight (each bounded by the S3 call timeout, 60 s) before it returns;
+    // the saga must not start deleting chunks before then.
+    abortGraceMs: 75_000,
     defaultTimeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
   });
   engineRef = engine;
@@ -187,7 +190,15 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
       return { stream: await uploader.openReadStream(d.operationId), sizeBytes: d.size, sha256: d.sha256 };
     },
 
-    startWorkers: (o = {}) => engine.startWorkers({ concurrency: o.concurrency ?? config.WORKER_CONCURRENCY, ...(o.queues ? { queues: o.queues } : {}) }),
+    startWorkers: (o = {}) =>
+      engine.startWorkers({
+        concurrency: o.concurrency ?? config.WORKER_CONCURRENCY,
+        ...(o.queues ? { queues: o.queues } : {}),
+        // A SIGKILLed worker's job is re-delivered once BullMQ's lock lapses and its stalled check runs: tie both
+        // to the step lease, so a crashed step is taken over after about one lease, not BullMQ's 30 s defaults.
+        lockDurationMs: config.STEP_LEASE_MS,
+        stalledIntervalMs: config.STEP_LEASE_MS,
+      }),
 
     async janitorPass(): Promise<JanitorSummary> {
       const started = Date.now();

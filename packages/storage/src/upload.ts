@@ -98,7 +98,7 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
 
     const gaps = await verifyStoredPrefix({ deps, op, fh, stats, whole, progress, checkContinue });
     const tasks = chunkTasks(gaps, stats.maxIndex + 1, chunkCount);
-    const chunksUploaded = await uploadChunks({ deps, op, fh, tasks, whole, progress, checkContinue, signal: options.signal });
+    const chunksUploaded = await uploadChunks({ deps, op, fh, tasks, whole, progress, checkContinue });
 
     const sha256 = whole.digest('hex');
     if (!(await markCompleted(deps.db, op.id, sha256))) throw cancelledError(op.id, 'the operation was cancelled');
@@ -186,7 +186,6 @@ async function uploadChunks(args: {
   whole: Hash;
   progress: ProgressTracker;
   checkContinue: () => Promise<void>;
-  signal: AbortSignal | undefined;
 }): Promise<number> {
   const { deps, op, progress } = args;
   const ctx = { operationId: op.id, path: op.sourcePath };
@@ -199,9 +198,10 @@ async function uploadChunks(args: {
 
   try {
     for (const task of args.tasks) {
-      await args.checkContinue();
       while (inFlight.size >= deps.concurrency) await Promise.race(inFlight);
       if (failure) break;
+      // Checked after waiting for a free slot, so a cancellation during that wait starts no further chunk.
+      await args.checkContinue();
       const buffer = free.pop() ?? Buffer.allocUnsafe(bufferSize);
       const length = chunkLengthAt(task.index, op.sourceSize, op.chunkSize);
       const bytes = buffer.subarray(0, length);
@@ -218,7 +218,10 @@ async function uploadChunks(args: {
         );
       }
       const putAndCommit = async (): Promise<void> => {
-        await deps.chunkStore.put(key, bytes, sums, args.signal ? { signal: args.signal } : {});
+        // Deliberately without the cancel signal: an aborted PUT can still land (a late answer, or a server that keeps
+        // partial bodies) after the compensation deleted the prefix. Cancellation stops new chunks; the call timeout
+        // bounds the ones in flight, and the upload returns only when they are done.
+        await deps.chunkStore.put(key, bytes, sums);
         await commitChunk(deps.db, { operationId: op.id, chunkIndex: task.index, key, size: length, sha256: sums.sha256, md5: sums.md5 });
       };
       const settled: Promise<void> = putAndCommit().then(
