@@ -1,8 +1,8 @@
 // The document-ingestion saga: nine steps from a source file to a committed document, each with its compensation.
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { CompensationFailed, SagaRollbackRequired, defineSaga, type SagaDefinition, type SagaEngine, type StepContext, type StepDefinition } from '@ingest/saga-core';
-import { StorageError, isRetryableStorageError, storageErrorCode, type Uploader, type UploadProgress } from '@ingest/storage';
+import { CompensationFailed, SagaRollbackRequired, defineSaga, type Leftover, type SagaDefinition, type SagaEngine, type StepContext, type StepDefinition } from '@ingest/saga-core';
+import { StorageError, isRetryableStorageError, storageErrorCode, type DeletionReport, type Uploader, type UploadProgress } from '@ingest/storage';
 import type { IngestConfig } from './config.ts';
 import { SourceRejectedError } from './errors.ts';
 import type { IngestRequest } from './request.ts';
@@ -106,12 +106,23 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
           };
         },
         async compensation(ctx) {
-          const report = await uploader.deleteOperationChunks(ctx.input.operationId, { signal: ctx.signal });
+          const operationId = ctx.input.operationId;
+          let report: DeletionReport;
+          try {
+            report = await uploader.deleteOperationChunks(operationId, { signal: ctx.signal });
+          } catch (err) {
+            // The store is unreachable altogether: name every chunk the manifest knows, so the janitor can
+            // delete exactly those (keys only, a few dozen bytes per chunk even for the largest documents).
+            const error = err instanceof Error ? err.message : String(err);
+            const leftovers: Leftover[] = [];
+            for await (const row of uploader.listManifest(operationId)) leftovers.push({ store: 's3-chunk', key: row.key, error, details: { operationId } });
+            throw new CompensationFailed(`chunk cleanup failed before deleting anything: ${error}`, leftovers, err);
+          }
           ctx.log.info({ ...report, failedDeletions: report.failedDeletions.length }, 'chunk cleanup finished');
           if (report.failedDeletions.length > 0) {
             throw new CompensationFailed(
               `${report.failedDeletions.length} of ${report.totalChunks} chunks could not be deleted (success rate ${(report.successRate * 100).toFixed(1)}%)`,
-              report.failedDeletions.map((f) => ({ store: 's3-chunk', key: f.key, error: f.error, details: { operationId: ctx.input.operationId } })),
+              report.failedDeletions.map((f) => ({ store: 's3-chunk', key: f.key, error: f.error, details: { operationId } })),
             );
           }
         },

@@ -98,6 +98,12 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
       const failed = report.failedDeletions.find((f) => f.key === key) ?? report.failedDeletions[0];
       if (failed) throw new Error(`${failed.key}: ${failed.error}`);
     },
+    // A compensation that failed without naming its leftovers is recorded under its step, keyed by saga id
+    // (the engine's fallback); the upload's operation id is the saga id.
+    chunked_upload: async ({ key }) => {
+      const report = await uploader.deleteOperationChunks(key);
+      if (report.failedDeletions.length > 0) throw new Error(`${report.failedDeletions.length} chunks still undeletable`);
+    },
     relational: ({ key }) => stores.relational.remove(key).then(() => undefined),
     vector: ({ key }) => stores.vector.remove(key).then(() => undefined),
     graph: ({ key }) => stores.graph.remove(key).then(() => undefined),
