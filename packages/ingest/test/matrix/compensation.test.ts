@@ -7,7 +7,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { IngestRuntime, RowStore } from '../../src/index.ts';
 import { cleanWithJanitor, ended, expectConsistent, expectNothingLeft, openLeftovers, purgeByHand, stepStatus, submit, until, type SagaIds } from './outcome.ts';
-import { STEPS, createMatrixWorld, doQueue, undoQueue, type MatrixWorld } from './world.ts';
+import { chunkKey, operationKeyPrefix } from '@ingest/storage';
+import { waitFor } from '@ingest/testkit';
+import { STEPS, chunkAt, createMatrixWorld, doQueue, undoQueue, type MatrixWorld } from './world.ts';
 
 const MiB = 1024 * 1024;
 const SIZE = 15 * MiB;
@@ -68,23 +70,46 @@ describe('compensation phase (seeds/004 §4)', () => {
 
   it('C3 storage backend unreachable during the chunk cleanup: every remaining chunk is recorded by its exact key, then cleaned', async () => {
     const { rt, ids } = await heldBeforeFinalize('unreachable.bin');
-    // A known bug (docs/consistency.md, finding F2) reddens this row; the hand purge keeps the next rows' world clean.
-    onTestFinished(() => purgeByHand(w, ids));
     const keys = await chunkKeysOf(ids);
     w.s3Net.refuse();
     await rt.cancel(ids.sagaId);
     const status = await ended(w, rt, ids.sagaId);
     expect(status).toMatchObject({ status: 'compensation_failed', rollbackStatus: 'partial_failure' });
-    // DESIGN §4: "what could not be deleted becomes failed_cleanups rows with exact keys", which the janitor retries.
-    // Today the listing fails first and the leftover is recorded as { store: 'chunked_upload', key: <sagaId> }.
-    expect.soft(await openLeftovers(rt, ids.sagaId), 'F2: leftovers of an unreachable S3 must name each chunk').toEqual(keys.map((key) => ({ store: 's3-chunk', key })));
-    // Once S3 is back, one janitor pass must be able to remove what is recorded.
+    // DESIGN §4: "what could not be deleted becomes failed_cleanups rows with exact keys" (finding F2, fixed in a90d017).
+    expect(await openLeftovers(rt, ids.sagaId)).toEqual(keys.map((key) => ({ store: 's3-chunk', key })));
+    await expectConsistent(w);
+    await cleanWithJanitor(w, rt, ids.sagaId);
+    await expectNothingLeft(w, ids);
+    await expectConsistent(w);
+  });
+
+  it('C3 with objects the manifest does not know (PUTs that landed after their upload gave up) and S3 unreachable during the cleanup: they must still be recorded', async () => {
+    const rt = await w.runtimeHolding([undoQueue('chunked_upload')]);
+    await w.h.writeSource('unlisted.bin', SIZE);
+    // Both chunks in flight are held, so no manifest row is ever committed.
+    const hold = w.s3.failWhen({ kind: 'put', key: chunkAt('any'), times: 2, action: { type: 'stall' } });
+    const ids = await submit(rt, 'unlisted.bin');
+    onTestFinished(() => purgeByHand(w, ids));
+    await waitFor(() => hold.matches() === 2, { what: 'chunks 0 and 1 to be on their way' });
+    await rt.cancel(ids.sagaId);
+    await until(rt, ids.sagaId, 'the rollback to start', (s) => s.status === 'compensating');
+    // The PUTs the cancelled upload gave up on reach the server after all: objects with no manifest row.
+    hold.remove();
+    await waitFor(async () => (await chunkKeysOf(ids)).length === 2, { what: 'the abandoned PUTs to land' });
+    const stored = await chunkKeysOf(ids);
+    expect(await w.h.sql`select 1 from upload_chunks where operation_id = ${ids.operationId}`).toHaveLength(0);
+    w.s3Net.refuse();
+    await w.release([undoQueue('chunked_upload')]);
+    const status = await ended(w, rt, ids.sagaId);
+    expect(status.status).toBe('compensation_failed');
+    // Finding F3: when the listing fails only manifest keys are recorded; here there are none, so nothing is.
+    const recorded = (await openLeftovers(rt, ids.sagaId)).map((l) => l.key);
+    expect.soft(recorded, 'F3: every object under the prefix must be recorded (or the prefix itself)').toEqual(expect.arrayContaining(stored));
+    // S3 is back; a janitor pass (production grace for orphan prefixes) has nothing recorded to retry.
     w.heal();
-    await w.h.sql`update failed_cleanups set next_attempt_at = now() where saga_id = ${ids.sagaId}`;
-    const pass = await rt.janitorPass();
-    expect.soft(pass.cleanups, 'F2: the janitor has no cleaner for store "chunked_upload"').toMatchObject({ failed: 0 });
-    expect.soft(await openLeftovers(rt, ids.sagaId)).toEqual([]);
-    expect.soft(await chunkKeysOf(ids)).toEqual([]);
+    await rt.janitorPass();
+    const report = await w.check();
+    expect.soft(report.violations, 'F3: the unrecorded objects outlive the janitor pass').toEqual([]);
   });
 
   it('E2 storage fails during compensation after a failed vector insert: some deletes fail; exactly those chunks are recorded, then cleaned', async () => {
