@@ -66,7 +66,7 @@ export function planSoak(random: Random, count: number, windowMs: number, runId:
       idempotencyKey: `${runId}-${i}`,
       sharesFile: race,
       mutate: !race && file.bytes >= 5 * MiB && random.chance(0.3) ? (random.chance(0.5) ? 'append' : 'overwrite') : null,
-      cancelAfterMs: !race && random.chance(0.12) ? random.int(200, 3000) : null,
+      cancelAfterMs: !race && file.bytes >= MiB && random.chance(0.15) ? random.int(50, 1200) : null,
       ...(random.chance(0.6) ? { content: `soak document ${i} `.repeat(random.int(10, 400)) } : {}),
       ...(random.chance(0.4) ? { relations: [{ type: 'cites', target: `doc:soak-${random.int(0, 5)}` }] } : {}),
     });

@@ -14,10 +14,14 @@ export interface SoakReport {
   rolledBack: number;
   rolledBackAfterSourceChange: number;
   rolledBackAfterCancel: number;
+  /** Cancellations the engine accepted (the saga had not ended yet). */
+  cancellations: number;
   /** Sources modified while their saga uploaded. */
   sourceMutations: number;
   rollbackFailedThenCleaned: number;
   rollbackFailedStillPending: number;
+  /** compensation_failed with no failed_cleanups row at all (finding F3); the checker says whether anything is left. */
+  rollbackFailedNothingRecorded: number;
   lockRefusals: number;
   submissionsFailed: number;
   sagasLost: number;
@@ -48,6 +52,7 @@ export function formatReport(r: SoakReport): string {
     ['rolled back', `${r.rolledBack} (${r.rolledBackAfterSourceChange} after a source change, ${r.rolledBackAfterCancel} cancelled by the user)`],
     ['rollback failed, then cleaned by the janitor', String(r.rollbackFailedThenCleaned)],
     ['rollback failed, leftovers still pending', String(r.rollbackFailedStillPending)],
+    ['rollback failed with nothing recorded (F3)', String(r.rollbackFailedNothingRecorded)],
     ['lock refusals (409 SagaLockedError)', String(r.lockRefusals)],
     ['submissions that never got an answer', String(r.submissionsFailed)],
     ['violations (must be 0)', String(r.violations)],
@@ -57,6 +62,7 @@ export function formatReport(r: SoakReport): string {
     ['pauses (SIGSTOP/SIGCONT) redis / postgres / s3', `${r.chaos.pauses.redis} / ${r.chaos.pauses.postgres} / ${r.chaos.pauses.s3}`],
     ['stops/starts (services.sh) redis / postgres / s3', `${r.chaos.restarts.redis} / ${r.chaos.restarts.postgres} / ${r.chaos.restarts.s3} (${r.chaos.outagesDuringRollback} timed to hit a rollback)`],
     ['sources modified while their saga uploaded', String(r.sourceMutations)],
+    ['user cancellations accepted', String(r.cancellations)],
     ['janitor passes', String(r.janitorPasses)],
     [
       'checker (deep)',

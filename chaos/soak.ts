@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import postgres from 'postgres';
 import { checkInvariants, connectInvariantDeps, createIngestRuntime, formatViolation, loadConfig, type IngestRuntime, type InvariantReport } from '@ingest/ingest';
@@ -19,95 +18,13 @@ import { createRandom } from './random.ts';
 import { formatReport, soakPassed, type SoakReport } from './report.ts';
 import { countCompensating, countLive, pendingLeftovers, readSagaOutcomes, sagasWithLeftovers } from './saga-outcomes.ts';
 import { SERVICES, createServiceSet, portOpen } from './service-set.ts';
-import { mutateSource, writeRandomFile } from './sources.ts';
+import { writeRandomFile } from './sources.ts';
+import { modifyWhileUploading } from './modify-while-uploading.ts';
+import { USAGE, parseSoakArgs, type SoakOptions } from './soak-options.ts';
 import { submitPlanned, type SubmissionOutcome } from './submitter.ts';
 import { createWorkerFleet } from './worker-fleet.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-interface SoakOptions {
-  sagas: number;
-  chaosSeconds: number;
-  workers: number;
-  seed: number;
-  quiesceSeconds: number;
-  redisPort: number;
-  pgPort: number;
-  s3Port: number;
-  dir?: string;
-  keep: boolean;
-}
-
-const USAGE = `usage: npm run chaos -- [--sagas N] [--chaos-seconds N] [--workers N] [--seed N] [--quiesce-seconds N]
-       [--redis-port N] [--pg-port N] [--s3-port N] [--dir PATH] [--keep]
-  --sagas            sagas to submit (default 60)
-  --chaos-seconds    how long faults are injected (default 180)
-  --workers          worker processes (default 3)
-  --seed             seed of every random choice: files, schedule, faults (default random)
-  --quiesce-seconds  how long every saga gets to end once the chaos stops (default 300)
-  --redis-port/--pg-port/--s3-port  ports of the soak's own services (default 46379/45432/49100)
-  --dir              data directory of the soak's services and sources (default .data/chaos-<time>)
-  --keep             keep the data directory afterwards`;
-
-function int(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new RangeError(`--${name} must be a whole number in [${min}, ${max}], got ${value}`);
-  return n;
-}
-
-function parseSoakArgs(argv: string[]): SoakOptions {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      sagas: { type: 'string' },
-      'chaos-seconds': { type: 'string' },
-      workers: { type: 'string' },
-      seed: { type: 'string' },
-      'quiesce-seconds': { type: 'string' },
-      'redis-port': { type: 'string' },
-      'pg-port': { type: 'string' },
-      's3-port': { type: 'string' },
-      dir: { type: 'string' },
-      keep: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  return {
-    sagas: int('sagas', values.sagas, 60, 1, 500),
-    chaosSeconds: int('chaos-seconds', values['chaos-seconds'], 180, 10, 3600),
-    workers: int('workers', values.workers, 3, 1, 6),
-    seed: int('seed', values.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31),
-    quiesceSeconds: int('quiesce-seconds', values['quiesce-seconds'], 300, 30, 3600),
-    redisPort: int('redis-port', values['redis-port'], 46379, 1024, 65535),
-    pgPort: int('pg-port', values['pg-port'], 45432, 1024, 65535),
-    s3Port: int('s3-port', values['s3-port'], 49100, 1024, 65535),
-    ...(values.dir ? { dir: values.dir } : {}),
-    keep: values.keep === true,
-  };
-}
-
-/** Waits (bounded) until the saga is uploading, then modifies its source; false if the saga was already past it. */
-async function modifyWhileUploading(rt: IngestRuntime, sagaId: string, file: string, how: 'append' | 'overwrite', bytes: number): Promise<boolean> {
-  const deadline = Date.now() + 30_000;
-  // Bounded by the deadline; a status call that hangs (PostgreSQL paused) only costs this saga its modification.
-  while (Date.now() < deadline) {
-    const s = await Promise.race([rt.status(sagaId), new Promise<null>((r) => setTimeout(() => r(null), 2000))]).catch(() => null);
-    if (s && s.status !== 'running') return false;
-    if (s && ['uploading', 'upload_failed', 'upload_paused', 'resuming'].includes(s.state) && s.progress.bytesDone > 0) {
-      await mutateSource(file, how, Math.min(100, bytes - 32));
-      log(`modified ${path.basename(file)} (${how}) under saga ${sagaId} at ${s.progress.percent}% uploaded`);
-      return true;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
 
 async function main(o: SoakOptions): Promise<number> {
   const t0 = Date.now();
@@ -272,8 +189,10 @@ async function main(o: SoakOptions): Promise<number> {
       rolledBackAfterSourceChange: rolledBack.filter((s) => mutated.has(s.id)).length,
       rolledBackAfterCancel: rolledBack.filter((s) => cancelled.has(s.id)).length,
       sourceMutations: mutated.size,
+      cancellations: cancelled.size,
       rollbackFailedThenCleaned: compensationFailed.filter((s) => withLeftovers.has(s.id) && !pending.bySaga.has(s.id)).length,
       rollbackFailedStillPending: compensationFailed.filter((s) => pending.bySaga.has(s.id)).length,
+      rollbackFailedNothingRecorded: compensationFailed.filter((s) => !withLeftovers.has(s.id)).length,
       lockRefusals: answers.filter((a) => a.refusedBy !== null).length,
       submissionsFailed: answers.filter((a) => a.error !== null).length,
       sagasLost: lost.size,

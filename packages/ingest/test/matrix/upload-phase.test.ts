@@ -153,8 +153,8 @@ describe('upload phase (seeds/004 §1)', () => {
   });
 
   it('U8 storage backend timeout (chunk PUTs never answered): the saga deadline aborts the upload and rolls back; chunks deleted', async () => {
-    // A single S3 call is bounded by the chunk store's 60 s call timeout; the saga deadline (here 6 s) is the bound
-    // this design guarantees end to end, so that is what the row exercises.
+    // The saga deadline (here 6 s) ends the upload; since 1847675 the PUTs in flight are not aborted but left to end
+    // within the chunk store's 60 s call timeout, and only then does the rollback start (so this row takes ~1 min).
     const rt = await w.runtime({ SAGA_TIMEOUT_SECONDS: '6', ORPHAN_GRACE_SECONDS: '0' });
     await rt.startWorkers({ concurrency: 2 });
     await w.h.writeSource('timeout.bin', SIZE);
@@ -164,8 +164,8 @@ describe('upload phase (seeds/004 §1)', () => {
     expect(status).toMatchObject({ status: 'compensated', failure: { reason: 'TIMEOUT', step: 'chunked_upload' } });
     await expectNothingLeft(w, ids);
 
-    // The PUTs the upload gave up on still reach the server once it answers again, after the rollback listed the
-    // prefix: late writes (docs/consistency.md, finding F1). They are orphans the checker sees and the janitor's reaper removes.
+    // A PUT that timed out on the client can still reach the server after the rollback listed the prefix: a late
+    // write (docs/consistency.md, finding F1). It is an orphan the checker sees and the janitor's reaper removes.
     const stalled = w.s3.requests().filter((r) => r.fault === 'stall' && r.key.startsWith(`chunks/${ids.operationId}/`));
     expect(stalled.length).toBeGreaterThan(0);
     stall.remove();
