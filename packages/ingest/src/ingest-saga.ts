@@ -112,10 +112,13 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
             report = await uploader.deleteOperationChunks(operationId, { signal: ctx.signal });
           } catch (err) {
             // The store is unreachable altogether: name every chunk the manifest knows, so the janitor can
-            // delete exactly those (keys only, a few dozen bytes per chunk even for the largest documents).
+            // delete exactly those (keys only, a few dozen bytes per chunk even for the largest documents), and the
+            // operation's prefix, for objects no manifest row names (a PUT that landed after its upload gave up).
             const error = err instanceof Error ? err.message : String(err);
             const leftovers: Leftover[] = [];
             for await (const row of uploader.listManifest(operationId)) leftovers.push({ store: 's3-chunk', key: row.key, error, details: { operationId } });
+            const op = await uploader.getOperation(operationId);
+            if (op) leftovers.push({ store: 's3-prefix', key: op.keyPrefix, error, details: { operationId } });
             throw new CompensationFailed(`chunk cleanup failed before deleting anything: ${error}`, leftovers, err);
           }
           ctx.log.info({ ...report, failedDeletions: report.failedDeletions.length }, 'chunk cleanup finished');

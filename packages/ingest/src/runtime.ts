@@ -98,6 +98,13 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
       const failed = report.failedDeletions.find((f) => f.key === key) ?? report.failedDeletions[0];
       if (failed) throw new Error(`${failed.key}: ${failed.error}`);
     },
+    // Everything under an operation's prefix, listed when the store is back.
+    's3-prefix': async ({ key, details }) => {
+      const operationId = (details as { operationId?: unknown } | null)?.operationId;
+      if (typeof operationId !== 'string') throw new Error(`leftover ${key} names no operation`);
+      const report = await uploader.deleteOperationChunks(operationId);
+      if (report.failedDeletions.length > 0) throw new Error(`${report.failedDeletions.length} objects under ${key} still undeletable`);
+    },
     // A compensation that failed without naming its leftovers is recorded under its step, keyed by saga id
     // (the engine's fallback); the upload's operation id is the saga id.
     chunked_upload: async ({ key }) => {

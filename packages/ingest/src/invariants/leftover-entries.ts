@@ -9,7 +9,7 @@ const { failedCleanups } = sagaSchema;
 const { uploadOperations, securityAudit } = storageSchema;
 
 /** Stores the ingestion saga records leftovers under; `lock` cannot be checked without Redis and is trusted. */
-export const KNOWN_LEFTOVER_STORES = ['s3-chunk', 'relational', 'vector', 'graph', 'security', 'security-audit', 'upload-operation', 'lock'] as const;
+export const KNOWN_LEFTOVER_STORES = ['s3-chunk', 's3-prefix', 'relational', 'vector', 'graph', 'security', 'security-audit', 'upload-operation', 'lock'] as const;
 const known: ReadonlySet<string> = new Set(KNOWN_LEFTOVER_STORES);
 
 /** Reports leftover_already_gone and unknown_leftover_store, page by page. */
@@ -46,6 +46,11 @@ async function stillThere(ctx: CheckContext, store: string, key: string): Promis
   switch (store) {
     case 's3-chunk':
       return ctx.chunkStore.exists(key, ctx.options.signal ? { signal: ctx.options.signal } : {});
+    case 's3-prefix': {
+      // Still there while any object is listed under the prefix.
+      for await (const _ of ctx.chunkStore.list(key, ctx.options.signal ? { signal: ctx.options.signal } : {})) return true;
+      return false;
+    }
     case 'relational':
     case 'vector':
     case 'graph':

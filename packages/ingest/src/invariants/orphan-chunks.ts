@@ -51,6 +51,9 @@ async function judgeBatch(ctx: CheckContext, scan: OperationScan, keys: string[]
     // A committed document owns exactly its manifest's keys; anything else under its prefix is a stray.
     const known = await manifestKeys(ctx, scan.operationId, keys);
     suspects = keys.filter((k) => !known.has(k));
+  } else if ((await recordedKeys(ctx, 's3-prefix', [`${ctx.options.keyPrefix}${scan.operationId}/`])).size > 0) {
+    // The whole prefix is a recorded leftover (the store was down during the cleanup): every key under it is accounted for.
+    suspects = [];
   } else {
     const recorded = await recordedKeys(ctx, 's3-chunk', keys);
     suspects = keys.filter((k) => !recorded.has(k));
