@@ -46,16 +46,16 @@ export async function reapOrphanChunks(deps: OrphanReaperDeps): Promise<ReapResu
 }
 
 async function judge(deps: OrphanReaperDeps, operationId: string, objects: ListedObject[], result: ReapResult): Promise<void> {
-  const graceMs = deps.graceSeconds * 1000;
   const newest = Math.max(...objects.map((o) => o.lastModified?.getTime() ?? Date.now()));
-  if (Date.now() - newest < graceMs) return;
+  const young = Date.now() - newest < deps.graceSeconds * 1000;
   const [doc] = await deps.db.select({ id: storageSchema.documents.id }).from(storageSchema.documents).where(eq(storageSchema.documents.operationId, operationId)).limit(1);
   if (doc) return;
   const op = await deps.uploader.getOperation(operationId);
-  if (op) {
-    const saga = await deps.engine.get(op.owner).catch(() => null);
-    if (saga && (saga.status === 'running' || saga.status === 'compensating')) return;
-  }
+  const saga = op ? await deps.engine.get(op.owner).catch(() => null) : null;
+  if (saga && (saga.status === 'running' || saga.status === 'compensating')) return;
+  // The grace protects uploads we cannot see the owner of. Objects of an operation whose saga ended without a
+  // document are garbage at once: a PUT that outlived its rollback (finding F1) lands there.
+  if (!saga && young) return;
   const prefix = `${deps.keyPrefix}${operationId}/`;
   const report = await deps.chunkStore.deleteChunks(objects.map((o) => o.key));
   if (op) await deps.uploader.cancelOperation(operationId);
