@@ -23,6 +23,7 @@ const schema = z.object({
   S3_ACCESS_KEY_ID: z.string().min(1).default('S3RVER'),
   S3_SECRET_ACCESS_KEY: z.string().min(1).default('S3RVER'),
   S3_FORCE_PATH_STYLE: bool.default(true),
+  S3_CALL_TIMEOUT_MS: int(1000).default(60_000),
   SOURCE_ROOT: z.string().min(1).default('/data/sources'),
   INTERNAL_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   PORT: int(0).max(65535).default(8080),

@@ -56,6 +56,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
       forcePathStyle: config.S3_FORCE_PATH_STYLE,
     }),
     bucket: config.S3_BUCKET,
+    callTimeoutMs: config.S3_CALL_TIMEOUT_MS,
     logger,
   });
   const uploader = createUploader({
@@ -80,9 +81,9 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     prefix: config.QUEUE_PREFIX,
     logger,
     leaseMs: config.STEP_LEASE_MS,
-    // An aborted upload waits for its PUTs in flight (each bounded by the S3 call timeout, 60 s) before it returns;
+    // An aborted upload waits for its PUTs in flight (each bounded by the S3 call timeout) before it returns;
     // the saga must not start deleting chunks before then.
-    abortGraceMs: 75_000,
+    abortGraceMs: config.S3_CALL_TIMEOUT_MS + 15_000,
     defaultTimeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
   });
   engineRef = engine;

@@ -82,7 +82,8 @@ export function undoQueue(step: StepName): string {
 
 /** Builds the world; `base` overrides the harness's settings. */
 export async function createMatrixWorld(base: Settings = {}): Promise<MatrixWorld> {
-  const h = await createIngestHarness(base);
+  // A short S3 call timeout: rows that hold PUTs wait it out before the rollback may start.
+  const h = await createIngestHarness({ S3_CALL_TIMEOUT_MS: '8000', ...base });
   const s3 = await startS3FaultProxy({ target: h.config.S3_ENDPOINT! });
   const s3Net = await startTcpProxy({ targetHost: '127.0.0.1', targetPort: s3.port });
   const pg = new URL(h.db.url);
