@@ -8,8 +8,8 @@ import { stopAllProcesses, waitFor } from '@ingest/testkit';
 import { sha256Of } from './producer-api.ts';
 import { MiB, createE2eWorld, type E2eWorld } from './world.ts';
 
-// The dead worker's BullMQ job lock (30 s) must expire and a stalled-job check (every 30 s per queue) notice it: two
-// checks after the kill, whatever STEP_LEASE_MS says.
+// The dead worker's job lock and the stalled-job check follow STEP_LEASE_MS (the runtime ties them together): takeover
+// comes about one lease after the kill. A generous bound, since the machine may be busy.
 const RECOVERY_MS = 150_000;
 const CHUNKS = 6;
 

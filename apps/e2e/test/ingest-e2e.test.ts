@@ -7,23 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rm } from 'node:fs/promises';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DocumentView, IngestionStatus, Violation } from '@ingest/ingest';
+import { INGEST_STEPS, type DocumentView, type IngestionStatus, type Violation } from '@ingest/ingest';
 import type { SagaStats } from '@ingest/saga-core';
 import { stopAllProcesses, waitFor, type TestProcess } from '@ingest/testkit';
 import { sha256Of, type ProducerApi } from './producer-api.ts';
 import { MiB, NOTHING_LEFT, createE2eWorld, type E2eWorld } from './world.ts';
 
-const STEPS = [
-  'validate_file',
-  'start_streaming',
-  'chunked_upload',
-  'verify_integrity',
-  'security_classification',
-  'vector_insert',
-  'graph_insert',
-  'relational_insert',
-  'finalize',
-];
+const STEPS = INGEST_STEPS;
 
 // Chunks of the files whose upload is slowed down to act in its middle: enough that acting a few seconds late still
 // falls within the upload (a failing upload stops early, so the size costs little time).

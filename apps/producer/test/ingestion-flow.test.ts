@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import type { IngestionStatus, IngestRuntime } from '@ingest/ingest';
+import { INGEST_STEPS, type IngestionStatus, type IngestRuntime } from '@ingest/ingest';
 import { spawnProcess, stopAllProcesses, waitFor } from '@ingest/testkit';
 import { buildProducerApp } from '../src/app.ts';
 import { createProducerLogger } from '../src/logger.ts';
@@ -85,10 +85,7 @@ describe('ingestion through the producer', () => {
     const types = trail.events.map((e) => e.type);
     expect(types[0]).toBe('saga_started');
     expect(types.at(-1)).toBe('saga_completed');
-    expect(trail.events.filter((e) => e.type === 'step_succeeded').map((e) => e.step)).toEqual([
-      'validate_file', 'start_streaming', 'chunked_upload', 'verify_integrity', 'security_classification',
-      'vector_insert', 'graph_insert', 'relational_insert', 'finalize',
-    ]);
+    expect(trail.events.filter((e) => e.type === 'step_succeeded').map((e) => e.step)).toEqual([...INGEST_STEPS]);
     expect(trail.events.filter((e) => e.type === 'state_changed').map((e) => e.toState)).toEqual(['uploading', 'verifying', 'processing', 'completed']);
     const after = (await (await api(`/v1/sagas/${sagaId}/events?after=${trail.events.at(-2)!.id}`)).json()) as { events: unknown[] };
     expect(after.events).toHaveLength(1);

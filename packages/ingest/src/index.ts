@@ -3,7 +3,7 @@ export { createIngestRuntime, type IngestRuntimeOptions } from './runtime.ts';
 export { loadConfig, redactedConfig, type IngestConfig } from './config.ts';
 export { parseIngestRequest, type IngestRequest } from './request.ts';
 export { resolveSource, type ResolvedSource, type SourceLimits } from './source-path.ts';
-export { INGEST_SAGA, ingestSaga, type IngestInput, type IngestSagaDeps } from './ingest-saga.ts';
+export { INGEST_SAGA, INGEST_STEPS, ingestSaga, type IngestInput, type IngestSagaDeps } from './ingest-saga.ts';
 export { IngestError, InvalidRequestError, SourceRejectedError, ConfigError, DocumentNotFoundError, type FieldProblem } from './errors.ts';
 export type {
   IngestRuntime,

@@ -12,6 +12,19 @@ import type { DownstreamStores } from './stores.ts';
 /** Name of the saga in queues and tables. */
 export const INGEST_SAGA = 'ingest-document';
 
+/** The saga's steps, in order. */
+export const INGEST_STEPS = [
+  'validate_file',
+  'start_streaming',
+  'chunked_upload',
+  'verify_integrity',
+  'security_classification',
+  'vector_insert',
+  'graph_insert',
+  'relational_insert',
+  'finalize',
+] as const;
+
 /** What a saga carries (stored as jsonb): identifiers and the validated request. */
 export type IngestInput = {
   documentId: string;

@@ -3,7 +3,7 @@
 // operation's keys are held at a time.
 import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { SagaEngine } from '@ingest/saga-core';
+import { isLiveStatus, type SagaEngine } from '@ingest/saga-core';
 import { storageSchema, type ChunkStore, type ListedObject, type Uploader } from '@ingest/storage';
 import type { StorageDatabase } from './stores.ts';
 
@@ -29,19 +29,19 @@ export interface ReapResult {
 /** One pass over every chunk prefix. */
 export async function reapOrphanChunks(deps: OrphanReaperDeps): Promise<ReapResult> {
   const result: ReapResult = { prefixes: [], chunksDeleted: 0, failed: 0 };
-  let current: { operationId: string; objects: ListedObject[] } | null = null;
-  const flush = async () => {
-    if (current) await judge(deps, current.operationId, current.objects, result);
-    current = null;
-  };
+  let operationId = '';
+  let objects: ListedObject[] = [];
   for await (const obj of deps.chunkStore.list(deps.keyPrefix)) {
-    const operationId = obj.key.slice(deps.keyPrefix.length).split('/')[0] ?? '';
-    if (!operationId) continue;
-    if (current && (current as { operationId: string }).operationId !== operationId) await flush();
-    if (!current) current = { operationId, objects: [] };
-    (current as { objects: ListedObject[] }).objects.push(obj);
+    const owner = obj.key.slice(deps.keyPrefix.length).split('/')[0] ?? '';
+    if (!owner) continue;
+    if (owner !== operationId) {
+      if (objects.length > 0) await judge(deps, operationId, objects, result);
+      operationId = owner;
+      objects = [];
+    }
+    objects.push(obj);
   }
-  await flush();
+  if (objects.length > 0) await judge(deps, operationId, objects, result);
   return result;
 }
 
@@ -52,7 +52,7 @@ async function judge(deps: OrphanReaperDeps, operationId: string, objects: Liste
   if (doc) return;
   const op = await deps.uploader.getOperation(operationId);
   const saga = op ? await deps.engine.get(op.owner).catch(() => null) : null;
-  if (saga && (saga.status === 'running' || saga.status === 'compensating')) return;
+  if (saga && isLiveStatus(saga.status)) return;
   // The grace protects uploads we cannot see the owner of. Objects of an operation whose saga ended without a
   // document are garbage at once: a PUT that outlived its rollback (finding F1) lands there.
   if (!saga && young) return;

@@ -2,7 +2,6 @@
 import { randomUUID } from 'node:crypto';
 import postgres, { type Sql } from 'postgres';
 import pino, { type Logger } from 'pino';
-import { Redis } from 'ioredis';
 import { SagaNotFoundError, createSagaEngine, toError, type Cleaner, type SagaEngine } from '@ingest/saga-core';
 import { createChunkStore, createS3Client, createUploader, migrateStorage } from '@ingest/storage';
 import type { IngestConfig } from './config.ts';
@@ -87,8 +86,6 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     defaultTimeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
   });
   engineRef = engine;
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true, enableOfflineQueue: false });
-  redis.on('error', () => undefined);
   const relationalDb = storageDatabase(client(storeUrls.relational));
 
   const cleaners: Record<string, Cleaner> = {
@@ -251,10 +248,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
       };
       await Promise.all([
         probe('postgres', () => sql`select 1`),
-        probe('redis', async () => {
-          if (redis.status === 'wait' || redis.status === 'end') await redis.connect().catch(() => undefined);
-          await redis.ping();
-        }),
+        probe('redis', () => engine.pingRedis()),
         probe('s3', () => chunkStore.exists('healthz-probe')),
       ]);
       return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
@@ -263,7 +257,6 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     async close() {
       await engine.close();
       chunkStore.close();
-      redis.disconnect();
       for (const c of clients.values()) await c.end({ timeout: 5 });
     },
   };

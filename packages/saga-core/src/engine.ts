@@ -19,6 +19,7 @@ import { jobIdOf, queueName, queuesOf, type JobPayload } from './queues.ts';
 import { requestRollback, type RollbackRequestResult } from './request-rollback.ts';
 import { sagaEvents, sagaInstances, sagaOutbox, sagaSteps } from './schema.ts';
 import { readEvents, readSaga, readStats } from './views.ts';
+import { LIVE_STATUSES, isLiveStatus } from './state-machine.ts';
 import type { JsonValue, SagaDefinition, SagaEventView, SagaStats, SagaView } from './types.ts';
 
 /** Options of createSagaEngine. */
@@ -93,6 +94,8 @@ export interface SagaEngine {
   maintain(options?: { relayOlderThanMs?: number; idleMs?: number }): Promise<MaintenanceResult>;
   /** Retries recorded leftovers with the given cleaners, by store name. */
   retryFailedCleanups(cleaners: Record<string, Cleaner>, options?: { limit?: number; baseBackoffMs?: number }): Promise<CleanupPassResult>;
+  /** Round trip to Redis over the engine's own connection (health checks). */
+  pingRedis(): Promise<void>;
   on(event: 'step' | 'saga_ended', listener: (e: Record<string, unknown>) => void): void;
   /** Stops workers (running steps hand back their job), closes queues and Redis. */
   close(): Promise<void>;
@@ -206,7 +209,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
           const [holder] = await db
             .select({ id: sagaInstances.id })
             .from(sagaInstances)
-            .where(and(eq(sagaInstances.lockKey, o.lockKey), inArray(sagaInstances.status, ['running', 'compensating'])));
+            .where(and(eq(sagaInstances.lockKey, o.lockKey), inArray(sagaInstances.status, [...LIVE_STATUSES])));
           throw new SagaLockedError(o.lockKey, holder?.id ?? 'unknown');
         }
         throw err;
@@ -219,7 +222,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
       if (holder === null) return;
       // Redis says someone holds it; PostgreSQL decides whether that saga is still live.
       const [h] = await db.select({ status: sagaInstances.status }).from(sagaInstances).where(eq(sagaInstances.id, holder));
-      if (h && (h.status === 'running' || h.status === 'compensating')) throw new SagaLockedError(lockKey, holder);
+      if (h && isLiveStatus(h.status)) throw new SagaLockedError(lockKey, holder);
       if (!(await core.locks.replace(lockKey, holder, sagaId, ttl))) {
         const now = await core.locks.acquire(lockKey, sagaId, ttl);
         if (now !== null) throw new SagaLockedError(lockKey, now);
@@ -233,6 +236,9 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
     events: (sagaId, o) => readEvents(db, sagaId, o),
     stats: () => readStats(db),
     maintain,
+    async pingRedis() {
+      await redis.ping();
+    },
     retryFailedCleanups: (cleaners, o) => retryFailedCleanups(core, cleaners, o),
     on(event, listener) {
       core.events.on(event, (e: Record<string, unknown>) => {

@@ -1,6 +1,6 @@
 // The processor of every step and compensation queue: check the persisted state, claim, run, commit outcome + next job.
 import { DelayedError, type Job } from 'bullmq';
-import { and, eq, sql as dsql } from 'drizzle-orm';
+import { eq, sql as dsql } from 'drizzle-orm';
 import type { EngineCore } from './core.ts';
 import { CompensationFailed, isRollbackRequired, type Leftover } from './errors.ts';
 import { lockSaga } from './load-saga.ts';
@@ -210,5 +210,5 @@ export async function releaseOwnLeases(core: EngineCore): Promise<void> {
   await core.db
     .update(sagaInstances)
     .set({ leaseOwner: null, leaseUntil: null, updatedAt: dsql`now()` })
-    .where(and(eq(sagaInstances.leaseOwner, core.workerId)));
+    .where(eq(sagaInstances.leaseOwner, core.workerId));
 }

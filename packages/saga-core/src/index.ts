@@ -19,7 +19,7 @@ export {
   errorCode,
   type Leftover,
 } from './errors.ts';
-export { SAGA_STATES, assertTransition, canTransition, isTerminal, statusOf, type SagaState, type SagaStatus, type StepState } from './state-machine.ts';
+export { SAGA_STATES, LIVE_STATUSES, isLiveStatus, assertTransition, canTransition, isTerminal, statusOf, type SagaState, type SagaStatus, type StepState } from './state-machine.ts';
 export { queueName, jobIdOf, type JobPayload, type Phase } from './queues.ts';
 export { backoffDelay, isTransientInfraError, withInfraRetry } from './retry.ts';
 export type { Cleaner, CleanupPassResult, LeftoverToClean } from './maintenance.ts';

@@ -7,10 +7,8 @@ import { lockSaga } from './load-saga.ts';
 import { jobIdOf, queueName } from './queues.ts';
 import { requestRollback } from './request-rollback.ts';
 import { failedCleanups, sagaInstances } from './schema.ts';
-import { isTerminal, type SagaState } from './state-machine.ts';
+import { LIVE_STATUSES, isLiveStatus, isTerminal, type SagaState } from './state-machine.ts';
 import { recordEvent, saveSaga, scheduleJob } from './transitions.ts';
-
-const LIVE = ['running', 'compensating'];
 
 /** A leftover handed to a cleaner. */
 export interface LeftoverToClean {
@@ -40,7 +38,7 @@ export async function recoverLostJobs(core: EngineCore, idleMs: number): Promise
     .from(sagaInstances)
     .where(
       and(
-        inArray(sagaInstances.status, LIVE),
+        inArray(sagaInstances.status, [...LIVE_STATUSES]),
         or(isNull(sagaInstances.leaseUntil), lt(sagaInstances.leaseUntil, dsql`now()`)),
         lt(sagaInstances.updatedAt, dsql`now() - make_interval(secs => ${idleMs / 1000})`),
       ),
@@ -94,7 +92,7 @@ export async function releaseStaleLocks(core: EngineCore): Promise<number> {
   let released = 0;
   for await (const { lockKey, holder } of core.locks.list()) {
     const [s] = await core.db.select({ status: sagaInstances.status }).from(sagaInstances).where(eq(sagaInstances.id, holder));
-    if (s && LIVE.includes(s.status)) continue;
+    if (s && isLiveStatus(s.status)) continue;
     if (await core.locks.release(lockKey, holder)) {
       core.logger.info({ lockKey, holder }, 'released a stale lock');
       released++;

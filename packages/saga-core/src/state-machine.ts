@@ -83,6 +83,14 @@ export function pathToRollback(from: SagaState, failedInVerification: boolean, s
   return ['rolling_back'];
 }
 
+/** Statuses of a saga still in progress (holding its lock, not yet ended). */
+export const LIVE_STATUSES: readonly SagaStatus[] = ['running', 'compensating'];
+
+/** True for a status of a saga still in progress. */
+export function isLiveStatus(status: string): boolean {
+  return (LIVE_STATUSES as readonly string[]).includes(status);
+}
+
 /** The coarse status of a state. `hadEffects` distinguishes compensated from failed when rolled back. */
 export function statusOf(state: SagaState, hadEffects = true): SagaStatus {
   switch (state) {

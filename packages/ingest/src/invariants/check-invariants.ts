@@ -1,7 +1,7 @@
 // The consistency checker: cross-checks saga state, the bucket and every downstream store, and reports each
 // place where DESIGN §1's promise (committed, rolled back, or every leftover recorded) does not hold.
 import { count } from 'drizzle-orm';
-import { sagaSchema } from '@ingest/saga-core';
+import { isLiveStatus, sagaSchema } from '@ingest/saga-core';
 import { createCheckContext, type CheckContext } from './check-context.ts';
 import { scanCommittedDocuments } from './committed-documents.ts';
 import { scanDuplicates } from './duplicates.ts';
@@ -42,7 +42,7 @@ async function countSagas(ctx: CheckContext): Promise<void> {
   for (const r of rows) {
     const n = Number(r.n);
     ctx.counts.sagas += n;
-    if (r.status === 'running' || r.status === 'compensating') ctx.counts.liveSagas += n;
+    if (isLiveStatus(r.status)) ctx.counts.liveSagas += n;
     if (r.status === 'completed') ctx.counts.completedSagas += n;
   }
 }

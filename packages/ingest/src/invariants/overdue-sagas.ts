@@ -1,6 +1,6 @@
 // Sagas still running or compensating past their deadline plus a grace: the promise of a terminal state is late.
 import { and, asc, gt, inArray, lt } from 'drizzle-orm';
-import { sagaSchema } from '@ingest/saga-core';
+import { LIVE_STATUSES, sagaSchema } from '@ingest/saga-core';
 import type { CheckContext } from './check-context.ts';
 
 const { sagaInstances } = sagaSchema;
@@ -12,7 +12,7 @@ export async function scanOverdueSagas(ctx: CheckContext): Promise<void> {
   // Bounded: keyset pages over the (few) live sagas; ends on a short page.
   for (;;) {
     ctx.checkAborted();
-    const live = inArray(sagaInstances.status, ['running', 'compensating']);
+    const live = inArray(sagaInstances.status, [...LIVE_STATUSES]);
     const late = lt(sagaInstances.deadlineAt, cutoff);
     const page = await ctx.sagaDb
       .select({ id: sagaInstances.id, status: sagaInstances.status, state: sagaInstances.state, deadlineAt: sagaInstances.deadlineAt })

@@ -1,6 +1,6 @@
 // Finds the saga a document or an upload operation belongs to, from PostgreSQL alone.
 import { eq, inArray, sql as dsql } from 'drizzle-orm';
-import { sagaSchema } from '@ingest/saga-core';
+import { isLiveStatus, sagaSchema } from '@ingest/saga-core';
 import { storageSchema } from '@ingest/storage';
 import type { CheckContext } from './check-context.ts';
 
@@ -15,7 +15,7 @@ const { sagaInstances } = sagaSchema;
 
 /** Running or compensating: a saga that may still add or remove things. */
 export function isLive(status: string | null | undefined): boolean {
-  return status === 'running' || status === 'compensating';
+  return status != null && isLiveStatus(status);
 }
 
 /** Whether a saga's things are accounted for by the saga itself: it is live, or it committed. */

@@ -2,12 +2,12 @@
 // consumes that queue) while the test damages what the gate compares: the manifest (DELETE upload_chunks), the
 // stored objects (replaced or deleted with the S3 client, straight on the server) or the source on disk. Then the
 // gate runs. Each row must roll back before any downstream store is touched, and leave nothing anywhere.
-import { appendFile, open } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chunkKey, operationKeyPrefix } from '@ingest/storage';
-import { ended, expectConsistent, expectNothingLeft, stepStatus, submit, until, type SagaIds } from './outcome.ts';
+import { ended, expectConsistent, expectNothingLeft, stepStatus, submit, until, type SagaIds, overwrite } from './outcome.ts';
 import { createMatrixWorld, doQueue, type MatrixWorld } from './world.ts';
 
 const MiB = 1024 * 1024;
@@ -22,15 +22,6 @@ afterAll(async () => w?.close());
 
 const keyOf = (ids: SagaIds, index: number) => chunkKey(operationKeyPrefix('chunks/', ids.operationId), index);
 const putObject = (key: string, body: Buffer) => w.h.s3.send(new PutObjectCommand({ Bucket: w.h.bucket, Key: key, Body: body }));
-
-async function overwrite(file: string, offset: number, bytes: Buffer): Promise<void> {
-  const fh = await open(file, 'r+');
-  try {
-    await fh.write(bytes, 0, bytes.length, offset);
-  } finally {
-    await fh.close();
-  }
-}
 
 describe('integrity verification (seeds/004 §3)', () => {
   it.each([

@@ -1,5 +1,6 @@
 // What every matrix row asserts after its fault: the outcome class, exact leftovers, and the checker's verdict.
 import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import { waitFor } from '@ingest/testkit';
@@ -115,4 +116,14 @@ export async function purgeByHand(w: MatrixWorld, ids: SagaIds): Promise<void> {
   await sql`delete from graph_nodes where id = ${ids.documentId}`;
   await sql`delete from security_records where document_id = ${ids.documentId}`;
   await sql`update failed_cleanups set resolved_at = now() where saga_id = ${ids.sagaId} and resolved_at is null`;
+}
+
+/** Rewrites bytes of a source in place (same size unless past its end): a source modified under its saga. */
+export async function overwrite(file: string, offset: number, bytes: Buffer): Promise<void> {
+  const fh = await open(file, 'r+');
+  try {
+    await fh.write(bytes, 0, bytes.length, offset);
+  } finally {
+    await fh.close();
+  }
 }

@@ -3,10 +3,10 @@
 // damages what the resume relies on: the source (rewritten on disk) or the manifest (UPDATE/DELETE upload_chunks).
 // The seed's three resume attempts follow a first attempt, so uploads here get 1 + 3 attempts a second apart, and
 // one chunk in flight at a time, so that a failure at chunk i means exactly chunks 0..i-1 are in the manifest.
-import { appendFile, open } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestRuntime } from '../../src/index.ts';
-import { ended, expectConsistent, expectNothingLeft, expectReadBack, submit, until, uploadOutput } from './outcome.ts';
+import { ended, expectConsistent, expectNothingLeft, expectReadBack, submit, until, uploadOutput, overwrite } from './outcome.ts';
 import { failUploadAttemptAt } from './network-faults.ts';
 import { createMatrixWorld, undoQueue, type MatrixWorld } from './world.ts';
 
@@ -23,15 +23,6 @@ afterAll(async () => w?.close());
 
 async function uploadAttempts(rt: IngestRuntime, sagaId: string): Promise<number | undefined> {
   return (await rt.engine.get(sagaId)).steps.find((s) => s.name === 'chunked_upload')?.attempts;
-}
-
-async function overwrite(file: string, offset: number, bytes: Buffer): Promise<void> {
-  const fh = await open(file, 'r+');
-  try {
-    await fh.write(bytes, 0, bytes.length, offset);
-  } finally {
-    await fh.close();
-  }
 }
 
 describe('resume phase (seeds/004 §2)', () => {

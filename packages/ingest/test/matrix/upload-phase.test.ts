@@ -3,12 +3,12 @@
 // the S3 fault proxy, the network to S3 is refused by a TCP proxy. Each row asserts the outcome class, that nothing
 // of a rolled-back document is left anywhere, that the source was never touched by the saga, and that the checker
 // finds nothing wrong afterwards.
-import { appendFile, open, rm } from 'node:fs/promises';
+import { appendFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@ingest/testkit';
 import { SourceRejectedError } from '../../src/index.ts';
-import { ended, expectConsistent, expectNothingLeft, expectReadBack, submit, until, uploadOutput } from './outcome.ts';
+import { ended, expectConsistent, expectNothingLeft, expectReadBack, submit, until, uploadOutput, overwrite } from './outcome.ts';
 import { chunkAt, createMatrixWorld, doQueue, undoQueue, type MatrixWorld } from './world.ts';
 
 const MiB = 1024 * 1024;
@@ -22,15 +22,6 @@ beforeAll(async () => {
 });
 afterEach(async () => w.endTest());
 afterAll(async () => w?.close());
-
-async function overwrite(file: string, offset: number, bytes: Buffer): Promise<void> {
-  const fh = await open(file, 'r+');
-  try {
-    await fh.write(bytes, 0, bytes.length, offset);
-  } finally {
-    await fh.close();
-  }
-}
 
 describe('upload phase (seeds/004 §1)', () => {
   it('U1 file not found (initial): refused at submit (422), or failed at validation with nothing to undo', async () => {

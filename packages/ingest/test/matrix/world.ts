@@ -9,6 +9,7 @@ import { flushPrefix, randomId, requireEnv, startS3FaultProxy, startTcpProxy, ty
 import { queueName } from '@ingest/saga-core';
 import {
   INGEST_SAGA,
+  INGEST_STEPS,
   checkInvariants,
   connectInvariantDeps,
   createIngestRuntime,
@@ -22,17 +23,7 @@ import {
 import { createIngestHarness, type IngestHarness } from '../harness.ts';
 
 /** The saga's steps, in order. */
-export const STEPS = [
-  'validate_file',
-  'start_streaming',
-  'chunked_upload',
-  'verify_integrity',
-  'security_classification',
-  'vector_insert',
-  'graph_insert',
-  'relational_insert',
-  'finalize',
-] as const;
+export const STEPS = INGEST_STEPS;
 /** One of STEPS. */
 export type StepName = (typeof STEPS)[number];
 
