@@ -4,7 +4,7 @@
 // submitter, timed to the upload of the saga concerned.)
 import { log } from './log.ts';
 import type { Random } from './random.ts';
-import { SERVICES, type ServiceName, type ServiceSet } from './service-set.ts';
+import { SERVICES, type ServiceName, type ServiceSet } from '@ingest/testkit';
 import type { WorkerFleet } from './worker-fleet.ts';
 
 /** How many faults of each kind were injected. */

@@ -17,7 +17,7 @@ import { planSoak } from './plan.ts';
 import { createRandom } from './random.ts';
 import { formatReport, soakPassed, type SoakReport } from './report.ts';
 import { countCompensating, countLive, pendingLeftovers, readSagaOutcomes, sagasWithLeftovers } from './saga-outcomes.ts';
-import { SERVICES, createServiceSet, portOpen } from './service-set.ts';
+import { SERVICES, createServiceSet, portOpen } from '@ingest/testkit';
 import { writeRandomFile } from './sources.ts';
 import { modifyWhileUploading } from './modify-while-uploading.ts';
 import { USAGE, parseSoakArgs, type SoakOptions } from './soak-options.ts';

@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Starts Redis, PostgreSQL and an S3-compatible server (s3rver, from the npm registry) on loopback,
 # installing Debian's packages when missing. Idempotent: a service already answering on its port is reused.
+# Each checkout (each SERVICES_DIR) has its own services: one that answers on a port but belongs to another checkout
+# is never reused, the script stops with a message instead.
 # Usage: infra/services.sh [--env]   (--env prints `export` lines for eval; logs go to stderr)
 #        infra/services.sh --stop
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="${SERVICES_DIR:-$ROOT/.data/services}"
+mkdir -p "$DIR"
+DIR="$(cd "$DIR" && pwd -P)"
+# PostgreSQL runs as the `postgres` user, who cannot traverse a private checkout (a clone in /root, a mktemp -d):
+# its data lives under postgres's own home instead, in a directory named after this checkout's services directory.
+PG_HOME="${SERVICES_PG_HOME:-/var/lib/postgresql/ingest-services}"
+PG_ROOT="$PG_HOME/$(printf '%s' "$DIR" | sha256sum | cut -c1-16)"
+PG_DATA="$PG_ROOT/data"
 REDIS_PORT="${SERVICES_REDIS_PORT:-16379}"
 PG_PORT="${SERVICES_PG_PORT:-15432}"
 S3_PORT="${SERVICES_S3_PORT:-19000}"
@@ -32,8 +41,18 @@ ensure_installed() {
   [ -f "$ROOT/node_modules/s3rver/package.json" ] || { log "s3rver missing: run npm ci first"; exit 1; }
 }
 
+# Stops the script when a service of another checkout answers on our port: sharing it would mix two checkouts' data.
+refuse_foreign() {
+  log "$1 on port $2 belongs to another checkout ($3); stop it there (infra/services.sh --stop) or set $4 to a free port"
+  exit 1
+}
+
 start_redis() {
-  if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then log "redis already up on $REDIS_PORT"; return; fi
+  if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+    local dir; dir="$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" config get dir 2>/dev/null | sed -n 2p)"
+    [ "$dir" = "$DIR/redis" ] || refuse_foreign redis "$REDIS_PORT" "dir $dir" SERVICES_REDIS_PORT
+    log "redis already up on $REDIS_PORT"; return
+  fi
   mkdir -p "$DIR/redis"
   # AOF on: a restarted Redis keeps its queues, as production would run it.
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DIR/redis" --appendonly yes --appendfsync everysec \
@@ -44,18 +63,22 @@ start_redis() {
 }
 
 start_postgres() {
-  if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then log "postgres already up on $PG_PORT"
+  if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then
+    local data; data="$("$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc 'show data_directory' 2>/dev/null || true)"
+    [ "$data" = "$PG_DATA" ] || refuse_foreign postgres "$PG_PORT" "data directory ${data:-unknown}" SERVICES_PG_PORT
+    log "postgres already up on $PG_PORT"
   else
-    mkdir -p "$DIR"
-    if [ ! -f "$DIR/pg/PG_VERSION" ]; then
-      mkdir -p "$DIR/pg" && chown postgres:postgres "$DIR/pg" && chmod 700 "$DIR/pg"
-      su postgres -s /bin/sh -c "'$PG_BIN/initdb' -D '$DIR/pg' -U postgres --auth=trust -E UTF8 >/dev/null"
+    if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+      install -d -o postgres -g postgres -m 755 "$PG_HOME"
+      install -d -o postgres -g postgres -m 700 "$PG_ROOT" "$PG_DATA"
+      su postgres -s /bin/sh -c "'$PG_BIN/initdb' -D '$PG_DATA' -U postgres --auth=trust -E UTF8 >/dev/null"
     fi
-    touch "$DIR/pg.log" && chown postgres:postgres "$DIR/pg.log"
-    su postgres -s /bin/sh -c "'$PG_BIN/pg_ctl' -D '$DIR/pg' -l '$DIR/pg.log' -w -t 60 \
+    # Where this checkout's PostgreSQL lives, for people looking in .data/.
+    echo "$PG_DATA" >"$DIR/pg-data-dir"
+    su postgres -s /bin/sh -c "cd / && '$PG_BIN/pg_ctl' -D '$PG_DATA' -l '$PG_ROOT/pg.log' -w -t 60 \
       -o \"-p $PG_PORT -c listen_addresses=127.0.0.1 -k /tmp -c max_connections=400 -c fsync=off -c synchronous_commit=off\" start >/dev/null" \
-      || { log "postgres did not start; see $DIR/pg.log"; exit 1; }
-    log "postgres started on 127.0.0.1:$PG_PORT"
+      || { log "postgres did not start; see $PG_ROOT/pg.log"; exit 1; }
+    log "postgres started on 127.0.0.1:$PG_PORT (data in $PG_DATA)"
   fi
   if ! "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='$PG_DB'" | grep -q 1; then
     "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "create database \"$PG_DB\"" >&2
@@ -63,7 +86,12 @@ start_postgres() {
 }
 
 start_s3() {
-  if curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/"; then log "s3 already up on $S3_PORT"
+  if curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/"; then
+    local pid; pid="$(ss -ltnpH "sport = :$S3_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)"
+    if [ -z "$pid" ] || ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--directory $DIR/s3"; then
+      refuse_foreign "s3 server" "$S3_PORT" "pid ${pid:-unknown}" SERVICES_S3_PORT
+    fi
+    log "s3 already up on $S3_PORT"
   else
     mkdir -p "$DIR/s3"
     # No subshell around it: a wrapper shell would keep the caller's stdout (a $(...) pipe) open while node runs.
@@ -83,7 +111,7 @@ stop_all() {
   if [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" config get dir 2>/dev/null | sed -n 2p)" = "$DIR/redis" ]; then
     redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
   fi
-  [ -f "$DIR/pg/PG_VERSION" ] && su postgres -s /bin/sh -c "'$PG_BIN/pg_ctl' -D '$DIR/pg' -m fast stop >/dev/null" 2>/dev/null || true
+  [ -f "$PG_DATA/PG_VERSION" ] && su postgres -s /bin/sh -c "cd / && '$PG_BIN/pg_ctl' -D '$PG_DATA' -m fast stop >/dev/null" 2>/dev/null || true
   [ -f "$DIR/s3.pid" ] && kill "$(cat "$DIR/s3.pid")" 2>/dev/null || true
   log "stopped"
 }

@@ -30,3 +30,5 @@ export {
   type ProcessExit,
   type OutputMatch,
 } from './processes.ts';
+/** A private set of Redis, PostgreSQL and S3 (own directory and ports) that a test may pause, restart and stop. */
+export { createServiceSet, portOpen, SERVICES, type ServiceName, type ServiceSet, type ServiceSetOptions } from './service-set.ts';

@@ -1,11 +1,12 @@
-// A separate set of Redis, PostgreSQL and s3rver for the soak (own data directory and ports), started and restarted
+// A separate set of Redis, PostgreSQL and s3rver (own data directory and ports) for a soak or a test that restarts
+// services, started and restarted
 // through infra/services.sh, paused with SIGSTOP/SIGCONT. Only processes of this set are ever signalled: their pids
 // come from this set's own pid files.
 import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { waitFor } from '@ingest/testkit';
+import { waitFor } from './wait-for.ts';
 
 /** A service of the set. */
 export type ServiceName = 'redis' | 'postgres' | 's3';
@@ -62,8 +63,12 @@ export function createServiceSet(options: ServiceSetOptions): ServiceSet {
     });
 
   const pidOf = async (name: ServiceName): Promise<number> => {
-    const file = { redis: 'redis/redis.pid', postgres: 'pg/postmaster.pid', s3: 's3.pid' }[name];
-    const text = await readFile(path.join(options.dir, file), 'utf8');
+    // PostgreSQL's data directory is outside the set's (see services.sh): the set names it in pg-data-dir.
+    const file =
+      name === 'postgres'
+        ? path.join((await readFile(path.join(options.dir, 'pg-data-dir'), 'utf8')).trim(), 'postmaster.pid')
+        : path.join(options.dir, name === 'redis' ? 'redis/redis.pid' : 's3.pid');
+    const text = await readFile(file, 'utf8');
     const pid = Number(text.split('\n')[0]?.trim());
     if (!Number.isInteger(pid) || pid <= 1) throw new Error(`no pid for ${name} in ${file}`);
     return pid;
