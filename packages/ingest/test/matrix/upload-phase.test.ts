@@ -67,11 +67,15 @@ describe('upload phase (seeds/004 §1)', () => {
   it('E1 variant: bytes modified ahead of the upload are uploaded and verified as they are now; the commit reads back byte-identical', async () => {
     const rt = await w.runtime();
     await rt.startWorkers({ concurrency: 2 });
-    const file = await w.h.writeSource('ahead.bin', SIZE);
-    const hold = w.s3.failWhen({ kind: 'put', key: chunkAt(1), times: 1, action: { type: 'stall' } });
+    // The uploader reads a chunk only when one of its UPLOAD_CONCURRENCY slots is free: with the PUTs of the first
+    // `slots` chunks held, chunk `slots` + 1 cannot have been read yet, whatever the machine's speed.
+    const slots = rt.config.UPLOAD_CONCURRENCY;
+    const file = await w.h.writeSource('ahead.bin', (slots + 2) * 5 * MiB);
+    const first = new RegExp(`^chunks/[^/]+/(${Array.from({ length: slots }, (_, i) => String(i).padStart(8, '0')).join('|')})$`);
+    const hold = w.s3.failWhen({ kind: 'put', key: first, times: slots, action: { type: 'stall' } });
     const ids = await submit(rt, 'ahead.bin');
-    await waitFor(() => hold.matches() === 1, { what: 'chunk 1 to be on its way' });
-    await overwrite(file, 3 * 5 * MiB + 10, Buffer.from('rewritten before it was read'));
+    await waitFor(() => hold.matches() === slots, { what: `the first ${slots} chunks to be on their way` });
+    await overwrite(file, (slots + 1) * 5 * MiB + 10, Buffer.from('rewritten before it was read'));
     hold.remove();
     const status = await ended(w, rt, ids.sagaId);
     expect(status.status).toBe('completed');
