@@ -146,11 +146,12 @@ describe('ingestion end to end (producer and worker processes)', () => {
 
   it('FILE_NOT_FOUND: the source deleted during the upload rolls the saga back', async () => {
     await w.writeSource('deleted.bin', SLOW_FILE_CHUNKS * 5 * MiB);
-    // Slow puts keep the upload going long enough to delete the file in the middle of it.
-    w.s3Proxy.failWhen({ kind: 'put', action: { type: 'delay', ms: 1500 } });
+    // Chunk 1's PUT is held until the file is gone: the deletion lands in the middle of the upload whatever the speed.
+    const hold = w.s3Proxy.failWhen({ kind: 'put', key: /\/00000001$/, times: 1, action: { type: 'stall' } });
     const sagaId = await api.submit({ filePath: 'deleted.bin', metadata: { title: 'Deleted mid-upload' } });
-    await uploadStarted(sagaId);
+    await waitFor(() => hold.matches() === 1, { timeoutMs: 60_000, what: "chunk 1's PUT to be on its way" });
     await rm(w.sourcePath('deleted.bin'));
+    hold.remove();
 
     const s = await expectRolledBack(sagaId, 'FILE_NOT_FOUND', 'chunked_upload');
     expect(s.errors[0]).toContain('deleted.bin');

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestionStatus, IngestRuntime } from '@ingest/ingest';
-import { spawnProcess, stopAllProcesses, waitFor, type TestProcess } from '@ingest/testkit';
+import { spawnProcess, startS3FaultProxy, stopAllProcesses, waitFor, type TestProcess } from '@ingest/testkit';
 import { createTestEnv, REPO_ROOT, type TestEnv } from './support.ts';
 
 const MAIN = path.join(REPO_ROOT, 'apps/worker/src/main.ts');
@@ -27,8 +27,8 @@ describe('worker process', () => {
     await t?.close();
   });
 
-  async function startWorker(name: string): Promise<{ proc: TestProcess; metricsUrl: string }> {
-    const proc = await spawnProcess(process.execPath, ['--import', 'tsx', MAIN], { cwd: REPO_ROOT, env: t.env, name });
+  async function startWorker(name: string, extra: Record<string, string> = {}): Promise<{ proc: TestProcess; metricsUrl: string }> {
+    const proc = await spawnProcess(process.execPath, ['--import', 'tsx', MAIN], { cwd: REPO_ROOT, env: { ...t.env, ...extra }, name });
     const ready = await proc.waitForOutput(/"msg":"worker ready"/, 60_000);
     const line = JSON.parse(ready.line) as { queues: number; metricsAddress: string };
     expect(line.queues).toBeGreaterThan(0);
@@ -65,12 +65,19 @@ describe('worker process', () => {
   it('SIGTERM during an upload drains: exit 0, the saga stays alive and another worker completes it', async () => {
     const bytes = randomBytes(40 * 1024 * 1024);
     const filePath = await t.writeSource('big.bin', bytes);
-    const { proc } = await startWorker('worker-b');
+    // Chunk 1's PUT is held at a proxy until the signal is sent: the upload is in its middle whatever the speed.
+    const proxy = await startS3FaultProxy({ target: t.env.S3_ENDPOINT! });
+    const hold = proxy.failWhen({ kind: 'put', key: /\/00000001$/, times: 1, action: { type: 'stall' } });
+    const { proc } = await startWorker('worker-b', { S3_ENDPOINT: proxy.endpoint });
     const { sagaId } = await runtime.submit({ filePath, metadata: { title: 'Big' } }, { requestedBy: 'test' });
-    await waitFor(async () => (await runtime.status(sagaId)).progress.bytesDone > 0, { timeoutMs: 60_000, intervalMs: 50, what: 'the upload to start' });
+    await waitFor(() => hold.matches() === 1, { timeoutMs: 60_000, intervalMs: 50, what: "chunk 1's PUT to be on its way" });
 
     proc.kill('SIGTERM');
+    await proc.waitForOutput(/"msg":"worker draining"/, 30_000);
+    // A draining upload waits for its PUTs in flight, then stops at the next chunk boundary.
+    hold.remove();
     expect(await proc.exited).toEqual({ code: 0, signal: null });
+    await proxy.close();
     const between = await runtime.status(sagaId);
     expect(between.status).toBe('running');
     expect(between.progress.bytesDone).toBeLessThan(bytes.length);
