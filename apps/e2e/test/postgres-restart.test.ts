@@ -6,7 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceSet, stopAllProcesses, waitFor, type ServiceSet, type TestProcess } from '@ingest/testkit';
 import { MiB, REPO_ROOT, createE2eWorld, type E2eWorld } from './world.ts';
 
@@ -43,8 +43,11 @@ describe('PostgreSQL restarts under the fleet', () => {
     w = await createE2eWorld({ UPLOAD_CONCURRENCY: '1' });
   });
 
-  afterAll(async () => {
+  afterEach(async () => {
     await stopAllProcesses();
+  });
+
+  afterAll(async () => {
     await w?.close();
     await services?.stopAll();
     // services.sh keeps PostgreSQL's data outside the set's directory (see there).
@@ -111,4 +114,20 @@ describe('PostgreSQL restarts under the fleet', () => {
     const report = await w.checkConsistency();
     expect(report.violations).toEqual([]);
   }, 400_000);
+
+  it('a worker started while PostgreSQL is down waits for it, then becomes ready and works, with the same pid', async () => {
+    await services.stop('postgres');
+    const late = await w.spawnWorker('late-worker');
+    const alive = watch(late);
+    await late.waitForOutput(/services unreachable at start-up; waiting for them/, 60_000);
+    await services.start();
+    await late.waitForOutput(/"msg":"worker ready"/, 90_000);
+    expect(alive()).toBe(true);
+
+    const { api } = await w.startProducer();
+    await w.writeSource('after-outage.bin', 2 * MiB);
+    const sagaId = await api.submit({ filePath: 'after-outage.bin', metadata: { title: 'after the outage' } });
+    expect((await api.waitForEnd(sagaId, 120_000)).status).toBe('completed');
+    expect(alive()).toBe(true);
+  }, 300_000);
 });

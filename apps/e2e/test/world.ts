@@ -75,6 +75,8 @@ export interface E2eWorld {
   startProducer(): Promise<RunningProducer>;
   /** Starts a worker process and waits for "worker ready". */
   startWorker(name: string, extra?: Record<string, string>): Promise<TestProcess>;
+  /** Starts a worker process without waiting for it to be ready. */
+  spawnWorker(name: string, extra?: Record<string, string>): Promise<TestProcess>;
   /** Runs one janitor pass as a process and waits for it to exit. */
   runJanitor(): Promise<JanitorRun>;
   /** Reads the saga's document and operation ids from its stored input. */
@@ -187,10 +189,11 @@ export async function createE2eWorld(settings: Record<string, string> = {}): Pro
       return { proc, api: connectProducer(address, token) };
     },
     async startWorker(name, extra = {}) {
-      const proc = await node(MAIN.worker, [], { ...env, ...extra }, name);
+      const proc = await world.spawnWorker(name, extra);
       await proc.waitForOutput(/"msg":"worker ready"/, 90_000);
       return proc;
     },
+    spawnWorker: (name, extra = {}) => node(MAIN.worker, [], { ...env, ...extra }, name),
     async runJanitor() {
       const proc = await node(MAIN.janitor, [], env, 'janitor');
       const exit = await proc.exited;

@@ -3,7 +3,7 @@
 // (one-shot) or the start-up throws. SIGTERM ends the loop after the current pass.
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import pino from 'pino';
-import { createIngestRuntime, loadConfig, redactedConfig } from '@ingest/ingest';
+import { startIngestRuntime, loadConfig, redactedConfig } from '@ingest/ingest';
 import { runJanitor } from './janitor-loop.ts';
 import { formatSummaryLine } from './summary-line.ts';
 
@@ -17,6 +17,9 @@ function positiveInt(value: string): number {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of seconds, at least 1');
   return n;
 }
+
+/** A pass started during an outage waits this long for PostgreSQL and Redis, then fails; the CronJob runs again. */
+const JANITOR_START_WAIT_MS = 120_000;
 
 function parseArgs(argv: readonly string[]): JanitorOptions {
   const program = new Command('janitor')
@@ -33,7 +36,7 @@ async function main(options: JanitorOptions): Promise<number> {
   // stdout carries only the summaries; synchronous so that the final log lines survive process.exit.
   const logger = pino({ level: config.LOG_LEVEL }, pino.destination({ fd: 2, sync: true }));
   logger.info({ config: redactedConfig(config), loop: options.loop === true }, 'janitor starting');
-  const runtime = await createIngestRuntime(config, { logger, role: 'janitor' });
+  const runtime = await startIngestRuntime(config, { logger, role: 'janitor', waitUpToMs: JANITOR_START_WAIT_MS });
   const stop = new AbortController();
   // First signal: finish the current pass, then close and exit as usual; a second one exits 1 at once. Done by hand
   // (not close-with-grace) because the exit code must stay the pass's own.

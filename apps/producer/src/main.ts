@@ -1,6 +1,6 @@
 // Entry point of the producer: configuration → logger → ingestion runtime → HTTP API, with graceful shutdown.
 import closeWithGrace from 'close-with-grace';
-import { createIngestRuntime, redactedConfig } from '@ingest/ingest';
+import { startIngestRuntime, redactedConfig } from '@ingest/ingest';
 import { buildProducerApp } from './app.ts';
 import { createProducerLogger } from './logger.ts';
 import { loadProducerConfig } from './settings.ts';
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   const config = loadProducerConfig(process.env);
   const logger = createProducerLogger(config.LOG_LEVEL);
   logger.info({ config: redactedConfig(config) }, 'producer starting');
-  const runtime = await createIngestRuntime(config, { logger, role: 'producer' });
+  const runtime = await startIngestRuntime(config, { logger, role: 'producer' });
   const app = buildProducerApp({ runtime, internalToken: config.INTERNAL_TOKEN, logger });
 
   // A second signal, or a close that outlasts the grace, exits 1 at once (close-with-grace).

@@ -2,7 +2,7 @@
 // METRICS_PORT. SIGTERM drains (running steps hand their job back, locks stay with their sagas) and exits 0.
 import closeWithGrace from 'close-with-grace';
 import pino from 'pino';
-import { createIngestRuntime, loadConfig, redactedConfig } from '@ingest/ingest';
+import { startIngestRuntime, loadConfig, redactedConfig } from '@ingest/ingest';
 import { buildMetricsServer } from './metrics-server.ts';
 import { workerRunOptions } from './worker-options.ts';
 import { createWorkerMetrics } from './worker-metrics.ts';
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const logger = pino({ level: config.LOG_LEVEL });
   logger.info({ config: redactedConfig(config) }, 'worker starting');
-  const runtime = await createIngestRuntime(config, { logger, role: 'worker' });
+  const runtime = await startIngestRuntime(config, { logger, role: 'worker' });
   const registry = createWorkerMetrics(runtime.engine);
   const server = buildMetricsServer({ registry, checkHealth: () => runtime.checkHealth(), logger });
 

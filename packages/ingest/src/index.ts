@@ -1,5 +1,6 @@
 // @ingest/ingest: the document-ingestion saga and the runtime that producer, worker and janitor share.
 export { createIngestRuntime, type IngestRuntimeOptions } from './runtime.ts';
+export { startIngestRuntime, type StartRuntimeOptions } from './start-runtime.ts';
 export { loadConfig, redactedConfig, type IngestConfig } from './config.ts';
 export { parseIngestRequest, type IngestRequest } from './request.ts';
 export { resolveSource, type ResolvedSource, type SourceLimits } from './source-path.ts';

@@ -44,7 +44,13 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     graph: config.GRAPH_DATABASE_URL ?? config.DATABASE_URL,
     security: config.SECURITY_DATABASE_URL ?? config.DATABASE_URL,
   };
-  for (const url of new Set([config.DATABASE_URL, ...Object.values(storeUrls)])) await migrateStorage(client(url));
+  try {
+    for (const url of new Set([config.DATABASE_URL, ...Object.values(storeUrls)])) await migrateStorage(client(url));
+  } catch (err) {
+    // A start-up that fails here may be retried (startIngestRuntime): leave no pool behind.
+    await Promise.all([...clients.values()].map((c) => c.end({ timeout: 1 })));
+    throw err;
+  }
 
   const chunkStore = createChunkStore({
     client: createS3Client({

@@ -32,7 +32,9 @@ export interface ServiceSet {
   pause(name: ServiceName): Promise<void>;
   /** SIGCONTs what pause() stopped. */
   resume(name: ServiceName): Promise<void>;
-  /** Stops one service (its own graceful signal), keeps it down for `downtimeMs`, then starts it through the script. */
+  /** Stops one service with its own graceful signal and waits until its port is closed; start() brings it back. */
+  stop(name: ServiceName): Promise<void>;
+  /** Stops one service, keeps it down for `downtimeMs`, then starts it through the script. */
   restart(name: ServiceName, downtimeMs?: number): Promise<void>;
   /** services.sh --stop for this set. */
   stopAll(): Promise<void>;
@@ -104,13 +106,16 @@ export function createServiceSet(options: ServiceSetOptions): ServiceSet {
       if (name === 'postgres' && pids[0] !== undefined) for (const c of await childrenOf(pids[0])) all.add(c);
       for (const p of all) signal(p, 'SIGCONT');
     },
-    async restart(name, downtimeMs = 0) {
+    async stop(name) {
       await set.resume(name);
       const pid = await pidOf(name);
       // Graceful for each: Redis SIGTERM (AOF flushed), PostgreSQL SIGINT (fast shutdown, checkpoint), s3rver SIGTERM.
       signal(pid, name === 'postgres' ? 'SIGINT' : 'SIGTERM');
       await waitFor(() => !alive(pid), { timeoutMs: 60_000, intervalMs: 100, what: `${name} (pid ${pid}) to stop` });
       await waitFor(async () => !(await portOpen(options.ports[name])), { timeoutMs: 30_000, intervalMs: 100, what: `${name}'s port to close` });
+    },
+    async restart(name, downtimeMs = 0) {
+      await set.stop(name);
       // An outage, not a blip: long enough, at times, to outlast the retries of whatever was using the service.
       if (downtimeMs > 0) await new Promise((r) => setTimeout(r, downtimeMs));
       await set.start();
