@@ -2,6 +2,7 @@
 // front of the bucket, and the real apps (producer, workers, janitor) spawned as processes on that environment.
 // Faults are injected at the proxy or on the file system, never inside the apps.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,10 +27,11 @@ import { connectProducer, type ProducerApi } from './producer-api.ts';
 /** The repository root, where the apps' entry points are spawned from. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
+// The end-to-end suite runs the compiled apps (`npm run build`), as a deployment does: plain node, no tsx.
 const MAIN = {
-  producer: path.join(REPO_ROOT, 'apps/producer/src/main.ts'),
-  worker: path.join(REPO_ROOT, 'apps/worker/src/main.ts'),
-  janitor: path.join(REPO_ROOT, 'apps/janitor/src/main.ts'),
+  producer: path.join(REPO_ROOT, 'apps/producer/dist/main.js'),
+  worker: path.join(REPO_ROOT, 'apps/worker/dist/main.js'),
+  janitor: path.join(REPO_ROOT, 'apps/janitor/dist/main.js'),
 };
 
 /** Bytes in a MiB. */
@@ -151,7 +153,9 @@ export async function createE2eWorld(settings: Record<string, string> = {}): Pro
   // The producer reads content back straight from the server, so a fault rule meant for a worker never hits it.
   const producerEnv = { ...base, S3_ENDPOINT: s3Endpoint };
   const node = (main: string, args: string[], processEnv: Record<string, string>, name: string): Promise<TestProcess> =>
-    spawnProcess(process.execPath, ['--import', 'tsx', main, ...args], { cwd: REPO_ROOT, env: processEnv, name });
+    existsSync(main)
+      ? spawnProcess(process.execPath, [main, ...args], { cwd: REPO_ROOT, env: processEnv, name })
+      : Promise.reject(new Error(`${main} is missing: run \`npm run build\` first (the test command does)`));
 
   const listKeys = async (prefix: string): Promise<string[]> => {
     const keys: string[] = [];
