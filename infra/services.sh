@@ -71,7 +71,7 @@ start_postgres() {
     if [ ! -f "$PG_DATA/PG_VERSION" ]; then
       install -d -o postgres -g postgres -m 755 "$PG_HOME"
       install -d -o postgres -g postgres -m 700 "$PG_ROOT" "$PG_DATA"
-      su postgres -s /bin/sh -c "'$PG_BIN/initdb' -D '$PG_DATA' -U postgres --auth=trust -E UTF8 >/dev/null"
+      su postgres -s /bin/sh -c "cd / && '$PG_BIN/initdb' -D '$PG_DATA' -U postgres --auth=trust -E UTF8 >/dev/null"
     fi
     # Where this checkout's PostgreSQL lives, for people looking in .data/.
     echo "$PG_DATA" >"$DIR/pg-data-dir"

@@ -47,6 +47,8 @@ function services(repo: string, ports: number[], ...args: string[]): Promise<Run
       'bash',
       [path.join(repo, 'infra/services.sh'), ...args],
       {
+        // From inside the checkout, as the README commands run: su keeps this directory, which `postgres` cannot enter.
+        cwd: repo,
         env: {
           ...process.env,
           PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}`,
