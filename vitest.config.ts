@@ -2,10 +2,6 @@ import { defineConfig } from 'vitest/config';
 
 // One run for the whole monorepo: every test talks to the real services that the global set-up starts.
 export default defineConfig({
-  // Workspace packages export their TypeScript sources under the `source` condition and compiled JavaScript otherwise:
-  // tests run the sources.
-  resolve: { conditions: ['source'] },
-  ssr: { resolve: { conditions: ['source'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
     globalSetup: ['./packages/testkit/src/global-setup.ts'],

@@ -114,7 +114,7 @@ async function runChild(input: ChildInput): Promise<void> {
 
 /** Parent side: runs one child and returns its output. */
 async function spawnChild(input: ChildInput, flags: readonly string[]): Promise<ChildOutput> {
-  const child = spawn(process.execPath, [...flags, '--conditions=source', '--import', 'tsx', SELF, '--child', JSON.stringify(input)], {
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', SELF, '--child', JSON.stringify(input)], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -7,7 +7,7 @@ import { log } from './log.ts';
 /** One pass of `apps/janitor`; returns its JSON summary. */
 export async function runJanitorPass(root: string, env: Record<string, string>): Promise<JanitorSummary> {
   const main = path.join(root, 'apps/janitor/src/main.ts');
-  const proc = await spawnProcess(process.execPath, ['--conditions=source', '--import', 'tsx', main], { cwd: root, env, name: 'janitor', maxLines: 500 });
+  const proc = await spawnProcess(process.execPath, ['--import', 'tsx', main], { cwd: root, env, name: 'janitor', maxLines: 500 });
   let timer: NodeJS.Timeout | undefined;
   const exit = await Promise.race([
     proc.exited,

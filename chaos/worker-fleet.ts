@@ -38,7 +38,7 @@ export function createWorkerFleet(options: WorkerFleetOptions): WorkerFleet {
   const launch = async (slot: number): Promise<void> => {
     if (stopping) return;
     const name = `worker-${slot + 1}`;
-    const proc = await spawnProcess(process.execPath, ['--conditions=source', '--import', 'tsx', main], {
+    const proc = await spawnProcess(process.execPath, ['--import', 'tsx', main], {
       cwd: options.root,
       env: { ...options.env, METRICS_PORT: '0' },
       name,

@@ -74,7 +74,7 @@ async function sha256File(file: string): Promise<string> {
 }
 
 function start(name: string, script: string, env: NodeJS.ProcessEnv, args: string[] = [], inherit = false): ChildProcess {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(root, script), ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, script), ...args], {
     cwd: root,
     env,
     stdio: inherit ? ['ignore', 'pipe', 'inherit'] : ['ignore', 'pipe', 'pipe'],

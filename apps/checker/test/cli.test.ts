@@ -17,7 +17,7 @@ let s3: S3Client;
 const bucket = `chk-${randomId()}`;
 
 async function check(args: string[] = [], extra: Record<string, string> = {}): Promise<{ code: number | null; lines: string[] }> {
-  const proc = await spawnProcess(process.execPath, ['--conditions=source', '--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...env, ...extra }, name: 'checker' });
+  const proc = await spawnProcess(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: { ...env, ...extra }, name: 'checker' });
   const exit = await proc.exited;
   return { code: exit.code, lines: proc.output() };
 }

@@ -26,7 +26,7 @@ describe('janitor process', () => {
   });
 
   const janitor = (args: string[] = [], env: Record<string, string> = {}): Promise<TestProcess> =>
-    spawnProcess(process.execPath, ['--conditions=source', '--import', 'tsx', MAIN, ...args], { cwd: REPO_ROOT, env: { ...t.env, ...env }, name: `janitor ${args.join(' ')}` });
+    spawnProcess(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: REPO_ROOT, env: { ...t.env, ...env }, name: `janitor ${args.join(' ')}` });
 
   function summaries(proc: TestProcess): JanitorSummary[] {
     // Each pass prints its summary line, then the JSON summary on the next line.

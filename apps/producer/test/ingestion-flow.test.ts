@@ -40,7 +40,7 @@ describe('ingestion through the producer', () => {
     fetch(`${baseUrl}${p}`, { ...init, headers: { 'x-internal-token': t.token, 'content-type': 'application/json', ...init.headers } });
 
   async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; output: string }> {
-    const p = await spawnProcess(process.execPath, ['--conditions=source', '--import', 'tsx', CLI, ...args], { cwd: REPO_ROOT, env: { ...t.env, PRODUCER_URL: baseUrl, ...env }, name: `cli ${args[0] ?? ''}` });
+    const p = await spawnProcess(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO_ROOT, env: { ...t.env, PRODUCER_URL: baseUrl, ...env }, name: `cli ${args[0] ?? ''}` });
     const exit = await p.exited;
     return { code: exit.code, output: p.output().join('\n') };
   }

@@ -23,13 +23,13 @@ describe('producer process', () => {
   });
 
   it('refuses to start without INTERNAL_TOKEN, saying so', async () => {
-    const proc = await spawnProcess(process.execPath, ['--conditions=source', '--import', 'tsx', MAIN], { cwd: REPO_ROOT, env: { ...t.env, INTERNAL_TOKEN: undefined }, name: 'producer-no-token' });
+    const proc = await spawnProcess(process.execPath, ['--import', 'tsx', MAIN], { cwd: REPO_ROOT, env: { ...t.env, INTERNAL_TOKEN: undefined }, name: 'producer-no-token' });
     expect((await proc.exited).code).toBe(1);
     expect(proc.output().join('\n')).toMatch(/producer: invalid configuration: INTERNAL_TOKEN: required by the producer/);
   });
 
   it('serves the API, keeps the token out of its logs, and exits 0 on SIGTERM', async () => {
-    const proc = await spawnProcess(process.execPath, ['--conditions=source', '--import', 'tsx', MAIN], { cwd: REPO_ROOT, env: { ...t.env, PORT: '0', LOG_LEVEL: 'trace' }, name: 'producer' });
+    const proc = await spawnProcess(process.execPath, ['--import', 'tsx', MAIN], { cwd: REPO_ROOT, env: { ...t.env, PORT: '0', LOG_LEVEL: 'trace' }, name: 'producer' });
     const listening = await proc.waitForOutput(/"msg":"producer listening"/, 60_000);
     const { address } = JSON.parse(listening.line) as { address: string };
     expect((await fetch(`${address}/healthz`)).status).toBe(200);

@@ -28,7 +28,7 @@ describe('worker process', () => {
   });
 
   async function startWorker(name: string, extra: Record<string, string> = {}): Promise<{ proc: TestProcess; metricsUrl: string }> {
-    const proc = await spawnProcess(process.execPath, ['--conditions=source', '--import', 'tsx', MAIN], { cwd: REPO_ROOT, env: { ...t.env, ...extra }, name });
+    const proc = await spawnProcess(process.execPath, ['--import', 'tsx', MAIN], { cwd: REPO_ROOT, env: { ...t.env, ...extra }, name });
     const ready = await proc.waitForOutput(/"msg":"worker ready"/, 60_000);
     const line = JSON.parse(ready.line) as { queues: number; metricsAddress: string };
     expect(line.queues).toBeGreaterThan(0);
@@ -104,7 +104,7 @@ describe('worker process', () => {
   });
 
   it('refuses to start with an invalid configuration, naming the variable', async () => {
-    const proc = await spawnProcess(process.execPath, ['--conditions=source', '--import', 'tsx', MAIN], { cwd: REPO_ROOT, env: { ...t.env, WORKER_CONCURRENCY: '0' }, name: 'worker-bad' });
+    const proc = await spawnProcess(process.execPath, ['--import', 'tsx', MAIN], { cwd: REPO_ROOT, env: { ...t.env, WORKER_CONCURRENCY: '0' }, name: 'worker-bad' });
     expect((await proc.exited).code).toBe(1);
     expect(proc.output().join('\n')).toMatch(/worker: invalid configuration: WORKER_CONCURRENCY/);
   });

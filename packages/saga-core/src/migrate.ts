@@ -1,11 +1,16 @@
 // Applies the engine's migrations at start; safe when several processes start at once.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Sql } from 'postgres';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 
-const MIGRATIONS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../drizzle');
+// From the sources: the package's drizzle/ folder. From an app bundle (npm run build): dist/migrations/saga-core.
+const MIGRATIONS =
+  [path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../drizzle'), fileURLToPath(new URL('./migrations/saga-core', import.meta.url))].find((dir) =>
+    existsSync(path.join(dir, 'meta/_journal.json')),
+  ) ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../drizzle');
 // Arbitrary but fixed: serialises concurrent migrators of this package.
 const LOCK_ID = 7_310_001;
 

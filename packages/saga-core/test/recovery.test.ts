@@ -14,7 +14,7 @@ let h: Harness;
 const children: ChildProcess[] = [];
 
 function startWorkerProcess(prefix: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(here, 'fixtures/worker-process.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures/worker-process.ts')], {
     cwd: root,
     env: { ...process.env, DB_URL: h.db.url, REDIS_URL: h.redisUrl, PREFIX: prefix, LEASE_MS: '2000' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,5 @@
 // Applies this package's SQL migrations (packages/storage/drizzle) to a database, safely from several processes at once.
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
@@ -8,7 +9,11 @@ import { InvalidOptionError } from './errors.ts';
 /** The table where applied storage migrations are recorded (in drizzle's `drizzle` schema). */
 export const STORAGE_MIGRATIONS_TABLE = '__storage_migrations';
 
-const migrationsFolder = fileURLToPath(new URL('../drizzle', import.meta.url));
+// From the sources: the package's drizzle/ folder. From an app bundle (npm run build): dist/migrations/storage.
+const migrationsFolder =
+  [fileURLToPath(new URL('../drizzle', import.meta.url)), fileURLToPath(new URL('./migrations/storage', import.meta.url))].find((dir) =>
+    existsSync(`${dir}/meta/_journal.json`),
+  ) ?? fileURLToPath(new URL('../drizzle', import.meta.url));
 // Arbitrary but fixed: every process migrating storage tables contends for the same session lock.
 const LOCK_KEY = 7_301_214_562;
 

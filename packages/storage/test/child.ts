@@ -18,7 +18,7 @@ export interface Child {
 /** Starts test/fixtures/<name>.ts with one JSON argument; `nodeFlags` go before the script (e.g. V8 heap sizing). */
 export function startChild(name: string, input: unknown, nodeFlags: readonly string[] = []): Child {
   const script = path.join(import.meta.dirname, 'fixtures', `${name}.ts`);
-  const proc = spawn(process.execPath, [...nodeFlags, '--conditions=source', '--import', 'tsx', script, JSON.stringify(input)], {
+  const proc = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', script, JSON.stringify(input)], {
     cwd: path.resolve(import.meta.dirname, '../../..'),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

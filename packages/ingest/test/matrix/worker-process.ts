@@ -11,7 +11,7 @@ const WORKER_MAIN = path.join(ROOT, 'apps/worker/src/main.ts');
 /** Starts `apps/worker` and waits for its "worker ready" line. */
 export async function startWorkerProcess(w: MatrixWorld, name: string, overrides: Settings = {}): Promise<TestProcess> {
   const env = w.env({ METRICS_PORT: '0', LOG_LEVEL: 'info', ...overrides });
-  const proc = await spawnProcess(process.execPath, ['--conditions=source', '--import', 'tsx', WORKER_MAIN], { cwd: ROOT, env, name });
+  const proc = await spawnProcess(process.execPath, ['--import', 'tsx', WORKER_MAIN], { cwd: ROOT, env, name });
   await proc.waitForOutput(/"msg":"worker ready"/, 90_000);
   return proc;
 }
