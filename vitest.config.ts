@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 // One run for the whole monorepo: every test talks to the real services that the global set-up starts.
 export default defineConfig({
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'infra/**/*.test.ts'],
     globalSetup: ['./packages/testkit/src/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,
