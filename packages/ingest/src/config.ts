@@ -10,19 +10,23 @@ const bool = z
 const int = (min: number) => z.coerce.number().int().min(min);
 const url = z.string().url();
 
+// Defaults are production's (AWS S3 and its credential chain); nothing points at a local service by default: local
+// development gets REDIS_URL, DATABASE_URL and the S3 settings of its services from scripts/setup.sh.
 const schema = z.object({
-  REDIS_URL: url.default('redis://127.0.0.1:16379'),
-  DATABASE_URL: url.default('postgres://postgres@127.0.0.1:15432/ingest'),
+  REDIS_URL: url,
+  DATABASE_URL: url,
   RELATIONAL_DATABASE_URL: url.optional(),
   VECTOR_DATABASE_URL: url.optional(),
   GRAPH_DATABASE_URL: url.optional(),
   SECURITY_DATABASE_URL: url.optional(),
   S3_ENDPOINT: url.optional(),
-  S3_REGION: z.string().min(1).default('us-east-1'),
+  /** Default: AWS_REGION, then AWS_DEFAULT_REGION (set by the AWS tooling and by EKS), then us-east-1. */
+  S3_REGION: z.string().min(1),
   S3_BUCKET: z.string().min(3).default('ingest'),
-  S3_ACCESS_KEY_ID: z.string().min(1).default('S3RVER'),
-  S3_SECRET_ACCESS_KEY: z.string().min(1).default('S3RVER'),
-  S3_FORCE_PATH_STYLE: bool.default(true),
+  /** Both or neither: without them the AWS SDK's default chain applies (environment, web identity, instance profile). */
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: bool.default(false),
   S3_CALL_TIMEOUT_MS: int(1000).default(60_000),
   SOURCE_ROOT: z.string().min(1).default('/data/sources'),
   INTERNAL_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -61,11 +65,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     const v = overrides[key as keyof IngestConfig] ?? env[key];
     source[key] = v === '' ? undefined : v;
   }
+  source.S3_REGION ??= env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
   const parsed = schema.safeParse(source);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   if (parsed.data.CHUNK_SIZE_BYTES > 5 * 1024 ** 3) throw new ConfigError(['CHUNK_SIZE_BYTES: must be at most 5 GiB']);
+  if ((parsed.data.S3_ACCESS_KEY_ID === undefined) !== (parsed.data.S3_SECRET_ACCESS_KEY === undefined)) {
+    throw new ConfigError(['S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: set both, or neither to use the AWS credential chain']);
+  }
   return parsed.data;
 }
 

@@ -2,11 +2,28 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, redactedConfig } from '../src/index.ts';
 
 describe('loadConfig', () => {
-  it('defaults to the local services', () => {
-    const c = loadConfig({});
+  const services = { REDIS_URL: 'redis://redis:6379', DATABASE_URL: 'postgres://app@db:5432/ingest' };
+
+  it('defaults to production: AWS S3 with its credential chain, nothing local', () => {
+    const c = loadConfig(services);
     expect(c.CHUNK_SIZE_BYTES).toBe(8 * 1024 * 1024);
-    expect(c.S3_FORCE_PATH_STYLE).toBe(true);
     expect(c.MAX_RESUME_ATTEMPTS).toBe(3);
+    expect(c).toMatchObject({ S3_ENDPOINT: undefined, S3_ACCESS_KEY_ID: undefined, S3_SECRET_ACCESS_KEY: undefined, S3_FORCE_PATH_STYLE: false, S3_REGION: 'us-east-1' });
+    expect(loadConfig({ ...services, AWS_REGION: 'eu-west-3' }).S3_REGION).toBe('eu-west-3');
+    expect(loadConfig({ ...services, AWS_DEFAULT_REGION: 'ap-south-1' }).S3_REGION).toBe('ap-south-1');
+    expect(loadConfig({ ...services, AWS_REGION: 'eu-west-3', S3_REGION: 'us-west-2' }).S3_REGION).toBe('us-west-2');
+  });
+
+  it('requires REDIS_URL and DATABASE_URL, and both S3 keys or neither', () => {
+    expect(() => loadConfig({})).toThrow(/REDIS_URL[\s\S]*DATABASE_URL|DATABASE_URL[\s\S]*REDIS_URL/);
+    expect(() => loadConfig({ ...services, S3_ACCESS_KEY_ID: 'AKIA0123' })).toThrow(/set both, or neither/);
+    expect(loadConfig({ ...services, S3_ACCESS_KEY_ID: 'AKIA0123', S3_SECRET_ACCESS_KEY: 'secret' }).S3_ACCESS_KEY_ID).toBe('AKIA0123');
+  });
+
+  it('takes TLS URLs: rediss:// and PostgreSQL sslmode', () => {
+    const c = loadConfig({ REDIS_URL: 'rediss://cache.example:6380', DATABASE_URL: 'postgres://app@db:5432/ingest?sslmode=verify-full' });
+    expect(c.REDIS_URL).toBe('rediss://cache.example:6380');
+    expect(c.DATABASE_URL).toContain('sslmode=verify-full');
   });
 
   it('names every invalid variable', () => {
@@ -23,7 +40,7 @@ describe('loadConfig', () => {
   });
 
   it('masks secrets and URL passwords when logged', () => {
-    const c = loadConfig({ INTERNAL_TOKEN: 'a-very-secret-token-123', DATABASE_URL: 'postgres://app:hunter2@db:5432/x', S3_SECRET_ACCESS_KEY: 'topsecret' });
+    const c = loadConfig({ ...services, INTERNAL_TOKEN: 'a-very-secret-token-123', DATABASE_URL: 'postgres://app:hunter2@db:5432/x', S3_ACCESS_KEY_ID: 'AKIA0123', S3_SECRET_ACCESS_KEY: 'topsecret' });
     const shown = JSON.stringify(redactedConfig(c));
     expect(shown).not.toContain('a-very-secret-token-123');
     expect(shown).not.toContain('hunter2');
