@@ -30,3 +30,5 @@ export {
   type ProcessExit,
   type OutputMatch,
 } from './processes.ts';
+/** A FIFO whose writer waits until someone opens it: proof that a path was never opened. */
+export { createFifoTrap, type FifoTrap } from './fifo-trap.ts';
