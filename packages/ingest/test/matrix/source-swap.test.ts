@@ -3,7 +3,7 @@
 // (before a retry, before a takeover by another worker, before the integrity gate). Each must end rolled back with a
 // clear reason, the outside file never opened (a FIFO trap's writer still waits) or never read (its atime is where
 // it was), nothing left anywhere, no libuv thread left blocked, and the checker content.
-import { link, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -177,5 +177,60 @@ describe('the source swapped after validation (issue 14)', () => {
     const next = await submit(observer, 'after-takeover.bin');
     expect((await ended(w, observer, next.sagaId)).status).toBe('completed');
     expect(await Promise.race([second.exited.then(() => 'exited'), Promise.resolve('running')])).toBe('running');
+  });
+
+  // Inputs written by a producer before identities were recorded: the saga's input has no sourceIdentity.
+  const forgetIdentity = (sagaId: string) => w.h.sql`update saga_instances set input = input - 'sourceIdentity' where id = ${sagaId}`;
+
+  it('a saga submitted without an identity is pinned by validate_file: a swap after it is still SOURCE_REPLACED', async () => {
+    const rt = await w.runtimeHolding([doQueue('validate_file'), doQueue('start_streaming')]);
+    const file = await w.h.writeSource('legacy.bin', 1024);
+    const secret = await secretFile('legacy-token');
+    const ids = await submit(rt, 'legacy.bin');
+    await forgetIdentity(ids.sagaId);
+    await w.release([doQueue('validate_file')]);
+    await until(rt, ids.sagaId, 'validate_file to succeed', (s) => stepStatus(s, 'validate_file') === 'succeeded');
+    await unlink(file);
+    await symlink(secret.file, file);
+    await w.release([doQueue('start_streaming')]);
+    const status = await ended(w, rt, ids.sagaId);
+    expect(status).toMatchObject({ status: 'compensated', failure: { reason: 'SOURCE_REPLACED', step: 'start_streaming' } });
+    await expectNothingLeft(w, ids);
+    await expectConsistent(w);
+  });
+
+  it('a saga past validate_file with no identity anywhere rolls back with SOURCE_IDENTITY_UNKNOWN', async () => {
+    const rt = await w.runtimeHolding([doQueue('start_streaming')]);
+    await w.h.writeSource('older.bin', 1024);
+    const ids = await submit(rt, 'older.bin');
+    await until(rt, ids.sagaId, 'validate_file to succeed', (s) => stepStatus(s, 'validate_file') === 'succeeded');
+    await forgetIdentity(ids.sagaId);
+    await w.h.sql`update saga_steps set output = output - 'sourceIdentity' where saga_id = ${ids.sagaId} and name = 'validate_file'`;
+    await w.release([doQueue('start_streaming')]);
+    const status = await ended(w, rt, ids.sagaId);
+    expect(status).toMatchObject({ status: 'compensated', failure: { reason: 'SOURCE_IDENTITY_UNKNOWN', step: 'start_streaming' } });
+    expect(status.failure?.message).toMatch(/resubmit/);
+    await expectNothingLeft(w, ids);
+    await expectConsistent(w);
+  });
+
+  it('a source directory made unreadable (a worker not running as root): FILE_NOT_FOUND naming EACCES, at once, no hang', async () => {
+    const observer = await w.runtime();
+    // Root reads through any permission; the worker runs as nobody, as it would in a hardened pod.
+    await chmod(w.h.root, 0o755);
+    await mkdir(path.join(w.h.root, 'vault'));
+    await w.h.writeSource('vault/doc.bin', 1024);
+    await startWorkerProcess(w, 'worker-nobody', {}, 65534);
+    w.s3Net.refuse();
+    const ids = await submit(observer, 'vault/doc.bin');
+    await until(observer, ids.sagaId, 'the first upload attempt to fail', (s) => s.state === 'upload_failed');
+    await chmod(path.join(w.h.root, 'vault'), 0o000);
+    w.s3Net.accept();
+    const status = await ended(w, observer, ids.sagaId);
+    expect(status).toMatchObject({ status: 'compensated', rollbackStatus: 'success', failure: { reason: 'FILE_NOT_FOUND', step: 'chunked_upload' } });
+    expect(status.failure?.message).toMatch(/EACCES/);
+    await chmod(path.join(w.h.root, 'vault'), 0o755);
+    await expectNothingLeft(w, ids);
+    await expectConsistent(w);
   });
 });
