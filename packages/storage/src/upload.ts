@@ -19,7 +19,7 @@ import {
   requireOperation,
 } from './manifest.ts';
 import { hashSourceChunks, readExactly } from './source-file.ts';
-import { type SourceIdentity, assertSourceIntact, closeSource, openValidatedSource, sourceRootOf } from './validated-source.ts';
+import { type SourceIdentity, assertSourceIntact, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
 import { type ProgressListener, type ProgressTracker, createProgressTracker } from './progress.ts';
 
 /** Collaborators and tuning of an upload run (from createUploader). */
@@ -81,7 +81,7 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
   const loc = { operationId: op.id, path: op.sourcePath, root: sourceRootOf(deps.sourceRoot, op.sourcePath) };
   const fh = await openValidatedSource(loc, options.source, signal);
   try {
-    const size = Number((await fh.stat()).size);
+    const { size } = await statOpenSource(fh, loc, signal);
     if (size !== op.sourceSize) {
       throw new StorageError('SIZE_MISMATCH', `source ${op.sourcePath} is ${size} bytes, the operation started with ${op.sourceSize}`, { operationId });
     }

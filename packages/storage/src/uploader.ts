@@ -8,7 +8,7 @@ import { type StorageDb, storageDb } from './db.ts';
 import type { ChunkStore, DeletionReport } from './chunk-store.ts';
 import { assertOperationId, operationKeyPrefix } from './chunk-layout.ts';
 import { type ManifestRow, type OperationRecord, findOperation, insertOperation, manifestRows, markCancelled, requireOperation } from './manifest.ts';
-import { type SourceIdentity, closeSource, openValidatedSource, sourceRootOf } from './validated-source.ts';
+import { type SourceIdentity, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
 import { completeManifest } from './manifest-check.ts';
 import { type UploadResult, type UploadRunOptions, runUpload } from './upload.ts';
 import { type VerificationReport, type VerifyOptions, verifyUpload } from './verify-upload.ts';
@@ -96,8 +96,9 @@ export function createUploader(options: UploaderOptions): Uploader {
       assertOperationId(operationId);
       if (!input.owner) throw new InvalidOptionError('owner', 'is required');
       const chunkSize = intOption('chunkSizeBytes', input.chunkSizeBytes, chunkSizeBytes, 1, 1024 * MiB);
-      const fh = await openValidatedSource({ operationId, path: input.sourcePath, root: sourceRootOf(sourceRoot, input.sourcePath) }, input.source);
-      const source = await fh.stat().finally(() => closeSource(fh));
+      const loc = { operationId, path: input.sourcePath, root: sourceRootOf(sourceRoot, input.sourcePath) };
+      const fh = await openValidatedSource(loc, input.source);
+      const source = await statOpenSource(fh, loc).finally(() => closeSource(fh));
       const { record, created } = await insertOperation(db, {
         id: operationId,
         owner: input.owner,

@@ -90,6 +90,12 @@ export async function assertSourceIntact(fh: FileHandle, loc: SourceLocation, ex
   }
 }
 
+/** Size and mtime of an open source, from its descriptor (abortable like every other call on a source). */
+export async function statOpenSource(fh: FileHandle, loc: Pick<SourceLocation, 'path' | 'operationId'>, signal?: AbortSignal): Promise<{ size: number; mtime: Date }> {
+  const st = await guarded(fh.stat(), loc, 'cannot stat', signal);
+  return { size: st.size, mtime: st.mtime };
+}
+
 /** Closes a source; after an abort a read may still be pending on it (close would wait for it), so it is not awaited then. */
 export async function closeSource(fh: FileHandle, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) closeQuietly(fh);

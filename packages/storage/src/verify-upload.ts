@@ -11,7 +11,7 @@ import { chunkCountFor } from './chunk-layout.ts';
 import { createManifestChecker } from './manifest-check.ts';
 import { type ManifestRow, type OperationRecord, manifestRows, requireOperation } from './manifest.ts';
 import { hashSourceChunks } from './source-file.ts';
-import { type SourceIdentity, closeSource, openValidatedSource, sourceRootOf } from './validated-source.ts';
+import { type SourceIdentity, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
 
 /** What the gate proved. */
 export interface VerificationReport {
@@ -61,9 +61,10 @@ export async function verifyUpload(deps: VerifyDeps, operationId: string, option
 
   // 2. The source is still the file validated, with the size it was uploaded with.
   const signal = options.signal;
-  const fh = await openValidatedSource({ operationId, path: op.sourcePath, root: sourceRootOf(deps.sourceRoot, op.sourcePath) }, options.source, signal);
+  const loc = { operationId, path: op.sourcePath, root: sourceRootOf(deps.sourceRoot, op.sourcePath) };
+  const fh = await openValidatedSource(loc, options.source, signal);
   try {
-    const size = Number((await fh.stat()).size);
+    const { size } = await statOpenSource(fh, loc, signal);
     if (checker.totalBytes !== size) {
       throw fail('SIZE_MISMATCH', `manifest totals ${checker.totalBytes} bytes, source ${op.sourcePath} is now ${size} bytes`);
     }
