@@ -331,7 +331,13 @@ async function openText(config: IngestConfig, ctx: Ctx): Promise<{ stream: Async
     const identity = ctx.input.textIdentity ?? validated?.textIdentity;
     if (!realPath || !identity) throw identityUnknown('textPath');
     const loc = { root: config.SOURCE_ROOT, path: realPath, operationId: ctx.input.operationId };
-    const fh = await storage(() => openValidatedSource(loc, identity, ctx.signal));
+    const textPath = ctx.input.textPath;
+    const fh = await storage(() =>
+      openValidatedSource(loc, identity, ctx.signal).catch((err: unknown) => {
+        // Named by the field the caller gave, as the submission's own refusals are.
+        throw err instanceof StorageError ? new StorageError(err.code, `textPath "${textPath}": ${err.message}`, { operationId: loc.operationId, cause: err }) : err;
+      }),
+    );
     return { stream: readSourceBytes(fh, { operationId: ctx.input.operationId, path: realPath }, ctx.signal), source: 'textPath' };
   }
   if (ctx.input.content) return { stream: Readable.from([ctx.input.content]), source: 'content' };

@@ -143,10 +143,10 @@ export function guarded<T>(op: Promise<T>, loc: Pick<SourceLocation, 'path' | 'o
 /** Opens, component by component, the directory holding the source; returns it with the file's name. */
 async function openParent(loc: SourceLocation, signal?: AbortSignal): Promise<{ dir: FileHandle; name: string; realRoot: string }> {
   const realRoot = await guarded(realpath(loc.root), loc, 'cannot resolve the root of', signal);
-  if (!path.isAbsolute(loc.path) || !isInside(realRoot, loc.path)) {
-    throw new StorageError('SOURCE_REPLACED', `source ${loc.path} is not inside ${realRoot}`, details(loc));
-  }
-  const parts = path.relative(realRoot, loc.path).split(path.sep);
+  // The path is taken relative to the root as resolved, or as given (a root reached through a symlink of its own).
+  const base = [realRoot, path.resolve(loc.root)].find((r) => path.isAbsolute(loc.path) && isInside(r, loc.path));
+  if (base === undefined) throw new StorageError('SOURCE_REPLACED', `source ${loc.path} is not inside ${realRoot}`, details(loc));
+  const parts = path.relative(base, loc.path).split(path.sep);
   const name = parts.pop()!;
   let dir = await guarded(open(realRoot, DIR_FLAGS), loc, 'cannot open the root of', signal, (late) => void late.close().catch(() => undefined));
   try {

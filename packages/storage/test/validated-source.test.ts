@@ -73,6 +73,15 @@ describe('openValidatedSource', () => {
     await closeSource(fh);
   });
 
+  it('a root reached through a symlink of its own (the operator\'s) works with paths under either spelling', async () => {
+    const { file, identity } = await source('via-link.bin');
+    const linkRoot = path.join(base, 'root-link');
+    await symlink(root, linkRoot);
+    for (const loc of [{ root: linkRoot, path: path.join(linkRoot, 'via-link.bin') }, { root: linkRoot, path: file }]) {
+      await closeSource(await openValidatedSource(loc, identity));
+    }
+  });
+
   it('a symlink swapped in (to an outside FIFO) is SOURCE_REPLACED, and the FIFO is never opened', async () => {
     const { file, identity } = await source('swap.bin');
     const t = await trap('token.fifo');
