@@ -100,6 +100,11 @@ describe('producer API with named, scoped tokens', () => {
     const { sagaId } = accepted.json() as { sagaId: string };
     // The audit records who submitted it: the caller's name.
     expect(((await runtime.engine.get(sagaId)).input as { requestedBy: string }).requestedBy).toBe('upstream');
+    // A user named by the caller is recorded beside it, never instead of it.
+    await t.writeSource('on-behalf.bin', 'on behalf bytes');
+    const onBehalf = await app.inject({ method: 'POST', url: '/v1/documents', payload: { filePath: 'on-behalf.bin', metadata: { title: 'x' } }, headers: { 'x-internal-token': SUBMITTER, 'x-requested-by': 'alice' } });
+    const behalfInput = (await runtime.engine.get((onBehalf.json() as { sagaId: string }).sagaId)).input as { requestedBy: string };
+    expect(behalfInput.requestedBy).toBe('alice via upstream');
 
     expect((await app.inject({ method: 'GET', url: `/v1/sagas/${sagaId}`, ...as(READER) })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/v1/stats', ...as(READER) })).statusCode).toBe(200);

@@ -7,7 +7,10 @@ import { optionalHeader, parseUuid } from '../request-headers.ts';
 export function registerDocumentRoutes(app: FastifyInstance, runtime: IngestRuntime): void {
   app.post('/v1/documents', { config: { scope: 'submit' } }, async (request, reply) => {
     const idempotencyKey = optionalHeader(request.headers, 'Idempotency-Key');
-    const requestedBy = optionalHeader(request.headers, 'X-Requested-By') ?? request.caller ?? 'producer';
+    // The audit names the authenticated caller; a user it acts for (X-Requested-By) is recorded beside it, never instead.
+    const onBehalfOf = optionalHeader(request.headers, 'X-Requested-By');
+    const caller = request.caller ?? 'producer';
+    const requestedBy = onBehalfOf === undefined ? caller : `${onBehalfOf} via ${caller}`;
     const { sagaId } = await runtime.submit(request.body, { requestedBy, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) });
     // A repeated idempotency key answers like the first call: the work is (still) accepted.
     return reply.code(202).send({ sagaId, statusUrl: `/v1/sagas/${sagaId}` });
