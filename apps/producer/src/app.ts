@@ -5,6 +5,8 @@ import type { IngestRuntime } from '@ingest/ingest';
 import { toErrorResponse } from './error-response.ts';
 import { createProducerMetrics } from './producer-metrics.ts';
 import { createTokenCheck } from './token-check.ts';
+import { SCOPES, type ApiToken, type Scope } from './api-tokens.ts';
+import { createAuthFailureLimiter } from './auth-failure-limiter.ts';
 import { registerDocumentRoutes } from './routes/documents.ts';
 import { registerOperationsRoutes } from './routes/operations.ts';
 import { registerSagaRoutes } from './routes/sagas.ts';
@@ -13,6 +15,12 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Served without X-Internal-Token (health probes). */
     public?: boolean;
+    /** The scope a caller's token needs; a route that names none needs `operate`. */
+    scope?: Scope;
+  }
+  interface FastifyRequest {
+    /** The name of the token the request came with (never its secret); set once authenticated. */
+    caller?: string;
   }
 }
 
@@ -27,14 +35,20 @@ const UNLOGGED_PATHS = new Set(['/healthz', '/metrics']);
 /** Collaborators of the producer's HTTP API. */
 export interface ProducerAppOptions {
   runtime: IngestRuntime;
-  /** The value X-Internal-Token must carry. */
-  internalToken: string;
+  /** The accepted tokens (INTERNAL_TOKENS); at least one of `tokens` and `internalToken` is required. */
+  tokens?: readonly ApiToken[];
+  /** A single token with every scope (INTERNAL_TOKEN), named "internal". */
+  internalToken?: string;
+  /** Failed authentications one client address may make per minute before it is answered 429. Default 30. */
+  authFailuresPerMinute?: number;
   logger: Logger;
 }
 
 /** Builds (does not start) the producer's HTTP API. */
 export function buildProducerApp(options: ProducerAppOptions): FastifyInstance {
-  const { runtime, internalToken, logger } = options;
+  const { runtime, logger } = options;
+  const tokens = [...(options.internalToken === undefined ? [] : [{ name: 'internal', secret: options.internalToken, scopes: new Set(SCOPES) }]), ...(options.tokens ?? [])];
+  if (tokens.length === 0) throw new Error('buildProducerApp needs at least one token');
   // Widened to fastify's logger interface so the instance is a plain FastifyInstance for the route modules.
   const loggerInstance: FastifyBaseLogger = logger;
   const app = fastify({
@@ -42,14 +56,41 @@ export function buildProducerApp(options: ProducerAppOptions): FastifyInstance {
     bodyLimit: BODY_LIMIT_BYTES,
     logController: new LogController({ disableRequestLogging: (request) => UNLOGGED_PATHS.has(request.url) }),
   });
-  const tokenMatches = createTokenCheck(internalToken);
+  const findToken = createTokenCheck(tokens);
+  const limiter = createAuthFailureLimiter({ maxFailures: options.authFailuresPerMinute ?? 30 });
   const metrics = createProducerMetrics({ stats: () => runtime.stats(), logger });
+  app.decorateRequest('caller', undefined);
 
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.config.public === true) return;
+    const retryAfter = limiter.retryAfterSeconds(request.ip);
+    if (retryAfter > 0) {
+      metrics.observeAuth('unknown', 'rate_limited');
+      return reply
+        .code(429)
+        .header('retry-after', retryAfter)
+        .send({ error: { code: 'RATE_LIMITED', message: `too many failed authentications from this address; retry in ${retryAfter} s` } });
+    }
     const presented = request.headers['x-internal-token'];
-    if (typeof presented === 'string' && tokenMatches(presented)) return;
-    return reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'missing or invalid X-Internal-Token' } });
+    const token = findToken(typeof presented === 'string' ? presented : undefined);
+    if (!token) {
+      limiter.recordFailure(request.ip);
+      metrics.observeAuth('unknown', 'unauthorized');
+      request.log.warn({ remoteAddress: request.ip, tokenPresented: typeof presented === 'string' }, 'unknown or missing X-Internal-Token');
+      return reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'missing or invalid X-Internal-Token' } });
+    }
+    request.caller = token.name;
+    // Every later line of this request, its "request completed" included, names the caller.
+    request.log = request.log.child({ caller: token.name });
+    reply.log = request.log;
+    // An unmatched URL (404) needs a valid token but no scope.
+    const scope: Scope | undefined = request.routeOptions.url === undefined ? undefined : (request.routeOptions.config.scope ?? 'operate');
+    if (scope !== undefined && !token.scopes.has(scope)) {
+      metrics.observeAuth(token.name, 'forbidden');
+      request.log.warn({ scope }, 'token lacks the scope of this route');
+      return reply.code(403).send({ error: { code: 'FORBIDDEN', message: `token "${token.name}" lacks the "${scope}" scope this route needs` } });
+    }
+    metrics.observeAuth(token.name, 'accepted');
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -18,7 +18,7 @@ export interface ErrorResponse {
   internal: boolean;
 }
 
-const SOURCE_REJECTED = new Set(['PATH_OUTSIDE_ROOT', 'SOURCE_NOT_FOUND', 'NOT_A_REGULAR_FILE', 'SOURCE_TOO_LARGE', 'SOURCE_TOO_SMALL']);
+const SOURCE_REJECTED = new Set(['PATH_OUTSIDE_ROOT', 'SOURCE_NOT_FOUND', 'NOT_A_REGULAR_FILE', 'SOURCE_REPLACED', 'SOURCE_TOO_LARGE', 'SOURCE_TOO_SMALL']);
 const NOT_FOUND = new Set(['SAGA_NOT_FOUND', 'DOCUMENT_NOT_FOUND']);
 // Fastify's own answers when the body is not a JSON document: the client sent no usable request.
 const BODY_NOT_JSON = new Set(['FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CTP_EMPTY_JSON_BODY', 'FST_ERR_CTP_INVALID_MEDIA_TYPE']);

@@ -8,6 +8,10 @@ export const REDACTED_PATHS = [
   'headers["x-internal-token"]',
   'INTERNAL_TOKEN',
   '*.INTERNAL_TOKEN',
+  'INTERNAL_TOKENS',
+  '*.INTERNAL_TOKENS',
+  'tokens',
+  '*.tokens',
 ];
 
 /** Creates the producer's logger at `level`, writing to stdout unless a destination is given (tests). */

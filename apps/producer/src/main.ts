@@ -11,9 +11,11 @@ const SHUTDOWN_GRACE_MS = 30_000;
 async function main(): Promise<void> {
   const config = loadProducerConfig(process.env);
   const logger = createProducerLogger(config.LOG_LEVEL);
-  logger.info({ config: redactedConfig(config) }, 'producer starting');
+  const { tokens, ...settings } = config;
+  // Callers by name and scopes only: their secrets stay out of every log line.
+  logger.info({ config: redactedConfig(settings), callers: tokens.map((t) => ({ name: t.name, scopes: [...t.scopes] })) }, 'producer starting');
   const runtime = await startIngestRuntime(config, { logger, role: 'producer' });
-  const app = buildProducerApp({ runtime, internalToken: config.INTERNAL_TOKEN, logger });
+  const app = buildProducerApp({ runtime, tokens, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE, logger });
 
   // A second signal, or a close that outlasts the grace, exits 1 at once (close-with-grace).
   closeWithGrace(

@@ -13,6 +13,8 @@ export interface ProducerMetricsOptions {
 export interface ProducerMetrics {
   registry: Registry;
   observeRequest(labels: { method: string; route: string; status: number }, durationSeconds: number): void;
+  /** Counts one authentication by caller (token name, or "unknown") and outcome. */
+  observeAuth(caller: string, outcome: 'accepted' | 'unauthorized' | 'forbidden' | 'rate_limited'): void;
 }
 
 /** Creates a registry of its own (not prom-client's global one), so several apps can live in one process. */
@@ -26,6 +28,12 @@ export function createProducerMetrics(options: ProducerMetricsOptions): Producer
     help: 'HTTP request durations, by route and status',
     labelNames,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const auth = new Counter({
+    name: 'producer_auth_total',
+    help: 'Authentications by caller (token name; "unknown" for a missing or unknown token) and outcome (accepted, unauthorized, forbidden, rate_limited)',
+    labelNames: ['caller', 'outcome'] as const,
     registers: [registry],
   });
   const refreshFailures = new Counter({
@@ -77,6 +85,9 @@ export function createProducerMetrics(options: ProducerMetricsOptions): Producer
       const l = { method: labels.method, route: labels.route, status: String(labels.status) };
       requests.inc(l);
       durations.observe(l, durationSeconds);
+    },
+    observeAuth(caller, outcome) {
+      auth.inc({ caller, outcome });
     },
   };
 }

@@ -30,6 +30,9 @@ const schema = z.object({
   S3_CALL_TIMEOUT_MS: int(1000).default(60_000),
   SOURCE_ROOT: z.string().min(1).default('/data/sources'),
   INTERNAL_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  // name:secret[:scope+scope], comma-separated; parsed by the producer (apps/producer/src/api-tokens.ts).
+  INTERNAL_TOKENS: z.string().optional(),
+  AUTH_FAILURES_PER_MINUTE: int(1).default(30),
   PORT: int(0).max(65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -77,7 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   return parsed.data;
 }
 
-const SECRET_KEYS = new Set(['INTERNAL_TOKEN', 'S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID', 'EMBEDDINGS_API_KEY']);
+const SECRET_KEYS = new Set(['INTERNAL_TOKEN', 'INTERNAL_TOKENS', 'S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID', 'EMBEDDINGS_API_KEY']);
 
 /** The configuration with secrets and URL passwords masked, safe to log. */
 export function redactedConfig(config: IngestConfig): Record<string, unknown> {

@@ -28,7 +28,7 @@ export class InvalidRequestError extends IngestError {
 /** The source path is unusable (HTTP 422): outside SOURCE_ROOT, missing, not a regular file, too large. */
 export class SourceRejectedError extends IngestError {
   readonly field: string;
-  constructor(code: 'PATH_OUTSIDE_ROOT' | 'SOURCE_NOT_FOUND' | 'NOT_A_REGULAR_FILE' | 'SOURCE_TOO_LARGE' | 'SOURCE_TOO_SMALL', field: string, message: string) {
+  constructor(code: 'PATH_OUTSIDE_ROOT' | 'SOURCE_NOT_FOUND' | 'NOT_A_REGULAR_FILE' | 'SOURCE_REPLACED' | 'SOURCE_TOO_LARGE' | 'SOURCE_TOO_SMALL', field: string, message: string) {
     super(code, message);
     this.field = field;
   }

@@ -1,12 +1,21 @@
 // The document-ingestion saga: nine steps from a source file to a committed document, each with its compensation.
-import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { CompensationFailed, SagaRollbackRequired, defineSaga, type Leftover, type SagaDefinition, type SagaEngine, type StepContext, type StepDefinition } from '@ingest/saga-core';
-import { StorageError, isRetryableStorageError, storageErrorCode, type DeletionReport, type Uploader, type UploadProgress } from '@ingest/storage';
+import {
+  StorageError,
+  isRetryableStorageError,
+  openValidatedSource,
+  readSourceBytes,
+  storageErrorCode,
+  type DeletionReport,
+  type SourceIdentity,
+  type Uploader,
+  type UploadProgress,
+} from '@ingest/storage';
 import type { IngestConfig } from './config.ts';
 import { SourceRejectedError } from './errors.ts';
 import type { IngestRequest } from './request.ts';
-import { resolveSource } from './source-path.ts';
+import { resolveSource, sameFile } from './source-path.ts';
 import type { DownstreamStores } from './stores.ts';
 
 /** Name of the saga in queues and tables. */
@@ -34,8 +43,13 @@ export type IngestInput = {
   lockKey: string;
   sizeBytes: number;
   mtimeMs: number;
+  /** The source's device, inode, size and mtime at submission; absent in inputs of producers before this field. */
+  sourceIdentity?: SourceIdentity;
   metadata: IngestRequest['metadata'];
   textPath?: string;
+  /** The text file's real path and identity at submission (with textPath). */
+  textSourcePath?: string;
+  textIdentity?: SourceIdentity;
   content?: string;
   relations?: NonNullable<IngestRequest['relations']>;
   requestedBy: string;
@@ -71,8 +85,23 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
           if (source.realPath !== ctx.input.sourcePath) {
             throw new SagaRollbackRequired('SOURCE_CHANGED', `filePath now resolves to ${source.realPath}, not ${ctx.input.sourcePath}`);
           }
+          assertSameFile('filePath', ctx.input.sourceIdentity, source.identity);
+          // The text is read late (vector_insert), through its identity; only a saga submitted without one pins it here.
+          const text =
+            ctx.input.textPath && !ctx.input.textIdentity
+              ? await resolveSource(config.SOURCE_ROOT, ctx.input.textPath, 'textPath', { maxBytes: config.MAX_FILE_BYTES }).catch((err: unknown) => {
+                  throw asFatal(err);
+                })
+              : undefined;
           await deps.engine().ensureLock(ctx.input.lockKey, ctx.sagaId, ctx.deadlineAt);
-          return { sizeBytes: source.sizeBytes, mtimeMs: source.mtimeMs, sourcePath: source.realPath };
+          // The identities are returned too: a saga submitted before inputs carried them is pinned from here on.
+          return {
+            sizeBytes: source.sizeBytes,
+            mtimeMs: source.mtimeMs,
+            sourcePath: source.realPath,
+            sourceIdentity: { ...source.identity },
+            ...(text ? { textSourcePath: text.realPath, textIdentity: { ...text.identity } } : {}),
+          };
         },
         async compensation(ctx) {
           await undo('lock', ctx.input.lockKey, () => deps.engine().releaseLock(ctx.input.lockKey, ctx.sagaId));
@@ -83,7 +112,7 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
         state: 'initialized',
         retry: storeRetry,
         async action(ctx) {
-          const op = await storage(() => uploader.createOperation({ operationId: ctx.input.operationId, owner: ctx.sagaId, sourcePath: ctx.input.sourcePath }));
+          const op = await storage(() => uploader.createOperation({ operationId: ctx.input.operationId, owner: ctx.sagaId, sourcePath: ctx.input.sourcePath, source: pinnedSource(ctx) }));
           return { operationId: op.id };
         },
         async compensation(ctx) {
@@ -102,6 +131,7 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
           const result = await storage(() =>
             uploader.upload(ctx.input.operationId, {
               signal: ctx.signal,
+              source: pinnedSource(ctx),
               onProgress: (p: UploadProgress) => {
                 void ctx.reportProgress(progressJson(p)).catch(() => undefined);
               },
@@ -149,7 +179,7 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
         retry: storeRetry,
         timeoutMs: stepTimeoutMs,
         async action(ctx) {
-          const report = await storage(() => uploader.verify(ctx.input.operationId, { signal: ctx.signal }));
+          const report = await storage(() => uploader.verify(ctx.input.operationId, { signal: ctx.signal, source: pinnedSource(ctx) }));
           return { chunkCount: report.chunkCount, totalBytes: report.totalBytes, sha256: report.sha256 };
         },
       },
@@ -294,15 +324,44 @@ function verifiedHash(ctx: Ctx): string {
   return v.sha256;
 }
 
-async function openText(config: IngestConfig, ctx: Ctx): Promise<{ stream: Readable; source: string } | null> {
+async function openText(config: IngestConfig, ctx: Ctx): Promise<{ stream: AsyncIterable<Uint8Array> | Readable; source: string } | null> {
   if (ctx.input.textPath) {
-    const text = await resolveSource(config.SOURCE_ROOT, ctx.input.textPath, 'textPath', { maxBytes: config.MAX_FILE_BYTES }).catch((err: unknown) => {
-      throw asFatal(err);
-    });
-    return { stream: createReadStream(text.realPath, { encoding: 'utf8', highWaterMark: 64 * 1024 }), source: 'textPath' };
+    const validated = ctx.outputs.validate_file as { textSourcePath?: string; textIdentity?: SourceIdentity } | undefined;
+    const realPath = ctx.input.textSourcePath ?? validated?.textSourcePath;
+    const identity = ctx.input.textIdentity ?? validated?.textIdentity;
+    if (!realPath || !identity) throw identityUnknown('textPath');
+    const loc = { root: config.SOURCE_ROOT, path: realPath, operationId: ctx.input.operationId };
+    const textPath = ctx.input.textPath;
+    const fh = await storage(() =>
+      openValidatedSource(loc, identity, ctx.signal).catch((err: unknown) => {
+        // Named by the field the caller gave, as the submission's own refusals are.
+        throw err instanceof StorageError ? new StorageError(err.code, `textPath "${textPath}": ${err.message}`, { operationId: loc.operationId, cause: err }) : err;
+      }),
+    );
+    return { stream: readSourceBytes(fh, { operationId: ctx.input.operationId, path: realPath }, ctx.signal), source: 'textPath' };
   }
   if (ctx.input.content) return { stream: Readable.from([ctx.input.content]), source: 'content' };
   return null;
+}
+
+/**
+ * The identity every open of the source must find: fixed at submission, or (a saga submitted before inputs carried
+ * it) by validate_file. A saga past validate_file without either cannot prove which file it validated: it rolls back.
+ */
+function pinnedSource(ctx: Ctx): SourceIdentity {
+  const identity = ctx.input.sourceIdentity ?? (ctx.outputs.validate_file as { sourceIdentity?: SourceIdentity } | undefined)?.sourceIdentity;
+  if (!identity) throw identityUnknown('filePath');
+  return identity;
+}
+
+function identityUnknown(field: string): SagaRollbackRequired {
+  return new SagaRollbackRequired('SOURCE_IDENTITY_UNKNOWN', `the saga recorded no device and inode for ${field} (submitted by an older producer); resubmit it`);
+}
+
+function assertSameFile(field: string, pinned: SourceIdentity | undefined, now: SourceIdentity): void {
+  if (pinned && !sameFile(pinned, now)) {
+    throw new SagaRollbackRequired('SOURCE_REPLACED', `${field} is no longer the file validated at submission (device ${pinned.dev} inode ${pinned.ino}, now device ${now.dev} inode ${now.ino})`);
+  }
 }
 
 function progressJson(p: Pick<UploadProgress, 'bytesDone' | 'bytesTotal' | 'percent' | 'bytesPerSecond' | 'etaSeconds'>): { [k: string]: number | null } {

@@ -71,6 +71,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     concurrency: config.UPLOAD_CONCURRENCY,
     keyPrefix: CHUNK_PREFIX,
     logger,
+    sourceRoot: config.SOURCE_ROOT,
   });
   const stores = createDownstreamStores(config, {
     relational: client(storeUrls.relational),
@@ -142,7 +143,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
       const request = parseIngestRequest(body);
       const limits = { maxBytes: config.MAX_FILE_BYTES };
       const source = await resolveSource(config.SOURCE_ROOT, request.filePath, 'filePath', limits);
-      if (request.textPath) await resolveSource(config.SOURCE_ROOT, request.textPath, 'textPath', limits);
+      const text = request.textPath ? await resolveSource(config.SOURCE_ROOT, request.textPath, 'textPath', limits) : undefined;
       const sagaId = randomUUID();
       const input: IngestInput = {
         documentId: randomUUID(),
@@ -152,8 +153,9 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
         lockKey: `file:${source.realPath}`,
         sizeBytes: source.sizeBytes,
         mtimeMs: source.mtimeMs,
+        sourceIdentity: source.identity,
         metadata: request.metadata,
-        ...(request.textPath ? { textPath: request.textPath } : {}),
+        ...(text ? { textPath: text.relativePath, textSourcePath: text.realPath, textIdentity: text.identity } : {}),
         ...(request.content ? { content: request.content } : {}),
         ...(request.relations ? { relations: request.relations } : {}),
         requestedBy: o.requestedBy ?? 'unknown',

@@ -1,4 +1,5 @@
-import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ beforeAll(async () => {
   await symlink(path.join(base, 'secret.txt'), path.join(root, 'escape-link'));
   await symlink(path.join(root, 'docs', 'a.bin'), path.join(root, 'inside-link'));
   await symlink(base, path.join(root, 'dir-escape'));
+  execFileSync('mkfifo', [path.join(root, 'pipe')]);
 });
 afterAll(async () => rm(base, { recursive: true, force: true }));
 
@@ -35,6 +37,12 @@ describe('resolveSource', () => {
     expect(r.mtimeMs).toBeGreaterThan(0);
   });
 
+  it('fixes the identity of the file: device and inode as stat reports them, size and mtime', async () => {
+    const r = await resolveSource(root, 'docs/a.bin', 'filePath', limits);
+    const st = await stat(path.join(root, 'docs', 'a.bin'), { bigint: true });
+    expect(r.identity).toEqual({ dev: String(st.dev), ino: String(st.ino), size: 5, mtimeMs: Number(st.mtimeMs) });
+  });
+
   it('follows a symlink that stays inside the root', async () => {
     expect((await resolveSource(root, 'inside-link', 'filePath', limits)).realPath).toBe(path.join(root, 'docs', 'a.bin'));
   });
@@ -47,6 +55,7 @@ describe('resolveSource', () => {
     ['dir-escape/secret.txt', 'PATH_OUTSIDE_ROOT', /through a symlink/],
     ['docs/missing.bin', 'SOURCE_NOT_FOUND', /does not exist/],
     ['docs', 'NOT_A_REGULAR_FILE', /not a regular file/],
+    ['pipe', 'NOT_A_REGULAR_FILE', /not a regular file/],
     ['big.bin', 'SOURCE_TOO_LARGE', /2048 bytes; the limit is 1024/],
     ['', 'PATH_OUTSIDE_ROOT', /outside SOURCE_ROOT/],
   ])('refuses %s with %s', async (p, code, message) => {

@@ -6,6 +6,8 @@ export const RETRYABLE_CODES = ['STORAGE_UNAVAILABLE', 'TIMEOUT', 'CIRCUIT_OPEN'
 /** Codes that no retry can fix: the saga must roll back. */
 export const FATAL_CODES = [
   'FILE_NOT_FOUND',
+  'SOURCE_REPLACED',
+  'NOT_A_REGULAR_FILE',
   'METADATA_CORRUPT',
   'HASH_MISMATCH',
   'SIZE_MISMATCH',

@@ -44,6 +44,10 @@ export function createHttpEmbedder(options: HttpEmbedderOptions): Embedder {
   });
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`;
+  // Messages name the endpoint without credentials or query (where keys sometimes go), and never repeat the key
+  // when a server echoes it back in an error body: those messages reach saga errors, API bodies and logs.
+  const shown = `${endpoint.origin}${endpoint.pathname}`;
+  const scrub = (text: string): string => (options.apiKey ? text.split(options.apiKey).join('***') : text);
 
   return {
     model,
@@ -52,16 +56,16 @@ export function createHttpEmbedder(options: HttpEmbedderOptions): Embedder {
       if (texts.length === 0) return [];
       const body = JSON.stringify({ model, input: texts, ...(dimensions === undefined ? {} : { dimensions }) });
       const answer = await guard.run(
-        `POST ${endpoint.href}`,
+        `POST ${shown}`,
         async (signal) => {
           const res = await doFetch(endpoint, { method: 'POST', headers, body, signal });
           const text = await res.text();
-          if (!res.ok) throw httpError(res.status, text, endpoint.href);
+          if (!res.ok) throw httpError(res.status, scrub(text), shown);
           return text;
         },
         callOptions.signal ? { signal: callOptions.signal } : {},
       );
-      return parseVectors(answer, texts.length, dimensions, endpoint.href);
+      return parseVectors(answer, texts.length, dimensions, shown);
     },
   };
 }

@@ -56,8 +56,19 @@ export { createUploader, type Uploader, type UploaderOptions, type CreateOperati
 export type { UploadResult, UploadRunOptions } from './upload.ts';
 /** Progress reports of an upload. */
 export type { UploadProgress, ProgressListener } from './progress.ts';
-/** The integrity gate's report. */
-export type { VerificationReport } from './verify-upload.ts';
+/** The integrity gate's report and options. */
+export type { VerificationReport, VerifyOptions } from './verify-upload.ts';
+/** The one way to reach a source: by the identity fixed at validation, inside its root, never blocking. */
+export {
+  identifySource,
+  openValidatedSource,
+  assertSourceIntact,
+  closeSource,
+  type SourceIdentity,
+  type SourceLocation,
+} from './validated-source.ts';
+/** The bytes of an open source, read abortably. */
+export { readSourceBytes } from './source-file.ts';
 /** Rows of upload operations and manifests. */
 export type { OperationRecord, ManifestRow } from './manifest.ts';
 /** Key layout of chunks. */

@@ -1,8 +1,9 @@
-// Access to the source file: opening, exact positional reads, and the checks that notice it vanished or changed.
+// Reading the source once it is open (validated-source.ts opens it): exact positional reads, abortable, and re-hashing.
 import { createHash, type Hash } from 'node:crypto';
-import { type FileHandle, open, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { StorageError } from './errors.ts';
 import { chunkLengthAt } from './chunk-layout.ts';
+import { closeSource, guarded } from './validated-source.ts';
 
 /** Ids attached to errors about the source. */
 interface SourceContext {
@@ -10,58 +11,14 @@ interface SourceContext {
   path: string;
 }
 
-/** Opens the source for reading; a missing or unreadable file is FILE_NOT_FOUND. */
-export async function openSource(ctx: SourceContext): Promise<FileHandle> {
-  let fh: FileHandle;
-  try {
-    fh = await open(ctx.path, 'r');
-  } catch (err) {
-    throw sourceError(err, ctx, 'cannot open');
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new StorageError('FILE_NOT_FOUND', `source ${ctx.path} is not a regular file`, { operationId: ctx.operationId });
-    return fh;
-  } catch (err) {
-    await fh.close();
-    throw err instanceof StorageError ? err : sourceError(err, ctx, 'cannot stat');
-  }
-}
-
-/** Size and mtime of the source by path; FILE_NOT_FOUND when it is gone. */
-export async function statSource(ctx: SourceContext): Promise<{ size: number; mtime: Date }> {
-  try {
-    const st = await stat(ctx.path);
-    if (!st.isFile()) throw new StorageError('FILE_NOT_FOUND', `source ${ctx.path} is not a regular file`, { operationId: ctx.operationId });
-    return { size: st.size, mtime: st.mtime };
-  } catch (err) {
-    throw err instanceof StorageError ? err : sourceError(err, ctx, 'cannot stat');
-  }
-}
-
 /**
- * Checks, by path, that the source is still there with the size it had when the operation started.
- * An open descriptor keeps reading a deleted file on Linux, so deletion is only visible through the path.
+ * Fills `into` from `position`; a file that ends early is SIZE_MISMATCH, a read error FILE_NOT_FOUND. An abort of
+ * `signal` ends the wait at once (CANCELLED), even for a read stuck on a stalled mount.
  */
-export async function assertSourceUnchanged(ctx: SourceContext, expectedSize: number): Promise<void> {
-  const { size } = await statSource(ctx);
-  if (size !== expectedSize) {
-    throw new StorageError('SIZE_MISMATCH', `source ${ctx.path} changed size during the upload: ${expectedSize} bytes at start, now ${size}`, {
-      operationId: ctx.operationId,
-    });
-  }
-}
-
-/** Fills `into` from `position`; a file that ends early is SIZE_MISMATCH, a read error FILE_NOT_FOUND. */
-export async function readExactly(fh: FileHandle, into: Uint8Array, position: number, ctx: SourceContext): Promise<void> {
+export async function readExactly(fh: FileHandle, into: Uint8Array, position: number, ctx: SourceContext, signal?: AbortSignal): Promise<void> {
   let done = 0;
   while (done < into.byteLength) {
-    let bytesRead: number;
-    try {
-      ({ bytesRead } = await fh.read(into, done, into.byteLength - done, position + done));
-    } catch (err) {
-      throw sourceError(err, ctx, 'cannot read');
-    }
+    const { bytesRead } = await guarded(fh.read(into, done, into.byteLength - done, position + done), ctx, 'cannot read', signal);
     if (bytesRead === 0) {
       throw new StorageError('SIZE_MISMATCH', `source ${ctx.path} ended at byte ${position + done}, expected ${into.byteLength - done} more`, {
         operationId: ctx.operationId,
@@ -85,6 +42,8 @@ export interface HashChunksInput {
   beforeChunk?: (index: number) => Promise<void> | void;
   /** Receives each chunk's SHA-256 once its last byte is read. */
   onChunk: (index: number, sha256: string) => Promise<void> | void;
+  /** Aborts a read in progress (CANCELLED). */
+  signal?: AbortSignal;
 }
 
 // Re-hashing reads through a small window: it needs no chunk-sized buffer.
@@ -100,7 +59,7 @@ export async function hashSourceChunks(input: HashChunksInput): Promise<void> {
     const h = createHash('sha256');
     for (let offset = 0; offset < length; offset += window.byteLength) {
       const view = window.subarray(0, Math.min(window.byteLength, length - offset));
-      await readExactly(input.fh, view, start + offset, input.ctx);
+      await readExactly(input.fh, view, start + offset, input.ctx, input.signal);
       h.update(view);
       input.whole.update(view);
     }
@@ -108,8 +67,22 @@ export async function hashSourceChunks(input: HashChunksInput): Promise<void> {
   }
 }
 
-function sourceError(err: unknown, ctx: SourceContext, what: string): StorageError {
-  const code = (err as { code?: unknown }).code;
-  const reason = typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
-  return new StorageError('FILE_NOT_FOUND', `${what} source ${ctx.path}: ${reason}`, { operationId: ctx.operationId, cause: err });
+const PIECE = 64 * 1024;
+
+/**
+ * The bytes of an open source from its start, in 64 KiB pieces, each read abortable; closes the source when the
+ * consumer stops (or the signal aborts). For the text the stores read.
+ */
+export async function* readSourceBytes(fh: FileHandle, ctx: SourceContext, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  try {
+    for (let position = 0; ; ) {
+      const piece = Buffer.allocUnsafe(PIECE);
+      const { bytesRead } = await guarded(fh.read(piece, 0, PIECE, position), ctx, 'cannot read', signal);
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      yield piece.subarray(0, bytesRead);
+    }
+  } finally {
+    await closeSource(fh, signal);
+  }
 }

@@ -18,7 +18,8 @@ import {
   operationStatus,
   requireOperation,
 } from './manifest.ts';
-import { assertSourceUnchanged, hashSourceChunks, openSource, readExactly } from './source-file.ts';
+import { hashSourceChunks, readExactly } from './source-file.ts';
+import { type SourceIdentity, assertSourceIntact, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
 import { type ProgressListener, type ProgressTracker, createProgressTracker } from './progress.ts';
 
 /** Collaborators and tuning of an upload run (from createUploader). */
@@ -28,6 +29,8 @@ export interface UploadDeps {
   concurrency: number;
   manifestPageSize: number;
   logger: Logger | undefined;
+  /** The directory sources must stay inside (undefined: the source's own directory). */
+  sourceRoot: string | undefined;
 }
 
 /** Per-run options of upload(). */
@@ -36,6 +39,8 @@ export interface UploadRunOptions {
   signal?: AbortSignal;
   /** Called after each chunk; see UploadProgress. */
   onProgress?: ProgressListener;
+  /** The source's identity fixed at validation: any other file at its path is refused (SOURCE_REPLACED). */
+  source?: SourceIdentity;
 }
 
 /** What an upload run did. */
@@ -72,10 +77,11 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
     const stats = await manifestStats(deps.db, op.id);
     return { operationId, chunkCount, totalBytes: op.sourceSize, sha256: op.sha256, chunksUploaded: 0, chunksSkipped: stats.count, resumed: true, durationMs: 0 };
   }
-  const ctx = { operationId: op.id, path: op.sourcePath };
-  const fh = await openSource(ctx);
+  const signal = options.signal;
+  const loc = { operationId: op.id, path: op.sourcePath, root: sourceRootOf(deps.sourceRoot, op.sourcePath) };
+  const fh = await openValidatedSource(loc, options.source, signal);
   try {
-    const { size } = await fh.stat();
+    const { size } = await statOpenSource(fh, loc, signal);
     if (size !== op.sourceSize) {
       throw new StorageError('SIZE_MISMATCH', `source ${op.sourcePath} is ${size} bytes, the operation started with ${op.sourceSize}`, { operationId });
     }
@@ -93,12 +99,12 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
     const checkContinue = async (): Promise<void> => {
       if (options.signal?.aborted) throw cancelledError(op.id, 'aborted by the caller', options.signal.reason);
       if ((await operationStatus(deps.db, op.id)) !== 'active') throw cancelledError(op.id, 'the operation was cancelled');
-      await assertSourceUnchanged(ctx, op.sourceSize);
+      await assertSourceIntact(fh, loc, op.sourceSize, signal);
     };
 
-    const gaps = await verifyStoredPrefix({ deps, op, fh, stats, whole, progress, checkContinue });
+    const gaps = await verifyStoredPrefix({ deps, op, fh, stats, whole, progress, checkContinue, signal });
     const tasks = chunkTasks(gaps, stats.maxIndex + 1, chunkCount);
-    const chunksUploaded = await uploadChunks({ deps, op, fh, tasks, whole, progress, checkContinue });
+    const chunksUploaded = await uploadChunks({ deps, op, fh, tasks, whole, progress, checkContinue, signal });
 
     const sha256 = whole.digest('hex');
     if (!(await markCompleted(deps.db, op.id, sha256))) throw cancelledError(op.id, 'the operation was cancelled');
@@ -109,7 +115,7 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
     log?.warn({ err, durationMs: Date.now() - startedAt }, 'upload failed');
     throw err;
   } finally {
-    await fh.close();
+    await closeSource(fh, signal);
   }
 }
 
@@ -126,6 +132,7 @@ async function verifyStoredPrefix(args: {
   whole: Hash;
   progress: ProgressTracker;
   checkContinue: () => Promise<void>;
+  signal: AbortSignal | undefined;
 }): Promise<ChunkTask[]> {
   const { deps, op, stats, progress } = args;
   if (stats.count === 0) return [];
@@ -142,6 +149,7 @@ async function verifyStoredPrefix(args: {
       endIndex: stats.maxIndex + 1,
       whole: args.whole,
       beforeChunk: args.checkContinue,
+      signal: args.signal,
       onChunk: async (index, sha256) => {
         if (next.done || next.value.chunkIndex !== index) {
           gaps.push({ index, expectedSha256: sha256 });
@@ -186,6 +194,7 @@ async function uploadChunks(args: {
   whole: Hash;
   progress: ProgressTracker;
   checkContinue: () => Promise<void>;
+  signal: AbortSignal | undefined;
 }): Promise<number> {
   const { deps, op, progress } = args;
   const ctx = { operationId: op.id, path: op.sourcePath };
@@ -205,7 +214,7 @@ async function uploadChunks(args: {
       const buffer = free.pop() ?? Buffer.allocUnsafe(bufferSize);
       const length = chunkLengthAt(task.index, op.sourceSize, op.chunkSize);
       const bytes = buffer.subarray(0, length);
-      await readExactly(args.fh, bytes, task.index * op.chunkSize, ctx);
+      await readExactly(args.fh, bytes, task.index * op.chunkSize, ctx, args.signal);
       const sums = chunkChecksums(bytes);
       const key = chunkKey(op.keyPrefix, task.index);
       if (task.expectedSha256 === undefined) {

@@ -8,10 +8,10 @@ import { type StorageDb, storageDb } from './db.ts';
 import type { ChunkStore, DeletionReport } from './chunk-store.ts';
 import { assertOperationId, operationKeyPrefix } from './chunk-layout.ts';
 import { type ManifestRow, type OperationRecord, findOperation, insertOperation, manifestRows, markCancelled, requireOperation } from './manifest.ts';
-import { statSource } from './source-file.ts';
+import { type SourceIdentity, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
 import { completeManifest } from './manifest-check.ts';
 import { type UploadResult, type UploadRunOptions, runUpload } from './upload.ts';
-import { type VerificationReport, verifyUpload } from './verify-upload.ts';
+import { type VerificationReport, type VerifyOptions, verifyUpload } from './verify-upload.ts';
 import { deleteOperationChunks } from './delete-operation-chunks.ts';
 import { intOption, requiredOption } from './options.ts';
 
@@ -33,6 +33,11 @@ export interface UploaderOptions {
   manifestPageSize?: number;
   /** Parent logger; the uploader logs through children carrying operationId. Default: silent. */
   logger?: Logger;
+  /**
+   * The directory every source must stay inside (SOURCE_ROOT): sources are reached only through it, component by
+   * component, without following symlinks. Default: each source's own directory.
+   */
+  sourceRoot?: string;
 }
 
 /** Input of createOperation. */
@@ -45,6 +50,8 @@ export interface CreateOperationInput {
   sourcePath: string;
   /** Overrides the uploader's chunk size for this operation. */
   chunkSizeBytes?: number;
+  /** The source's identity fixed at validation; another file at its path is refused (SOURCE_REPLACED). */
+  source?: SourceIdentity;
 }
 
 /** The uploader's operations. */
@@ -54,7 +61,7 @@ export interface Uploader {
   /** Uploads the operation's source, resuming from its manifest; a completed operation returns at once. */
   upload(operationId: string, options?: UploadRunOptions): Promise<UploadResult>;
   /** The integrity gate; throws CHUNK_COUNT_MISMATCH, SIZE_MISMATCH or HASH_MISMATCH (fatal) on any difference. */
-  verify(operationId: string, options?: { signal?: AbortSignal }): Promise<VerificationReport>;
+  verify(operationId: string, options?: VerifyOptions): Promise<VerificationReport>;
   /** Deletes every chunk of the operation (manifest and prefix listing) and verifies each is gone. */
   deleteOperationChunks(operationId: string, options?: { signal?: AbortSignal }): Promise<DeletionReport>;
   /** Marks an active operation cancelled (idempotent); a running upload stops at its next chunk. Undefined if unknown. */
@@ -80,6 +87,7 @@ export function createUploader(options: UploaderOptions): Uploader {
   const keyPrefix = options.keyPrefix ?? 'chunks/';
   if (keyPrefix !== '' && !keyPrefix.endsWith('/')) throw new InvalidOptionError('keyPrefix', `must be empty or end with '/', got ${keyPrefix}`);
   const logger = options.logger;
+  const sourceRoot = options.sourceRoot;
   const db: StorageDb = storageDb(sql);
 
   return {
@@ -88,7 +96,9 @@ export function createUploader(options: UploaderOptions): Uploader {
       assertOperationId(operationId);
       if (!input.owner) throw new InvalidOptionError('owner', 'is required');
       const chunkSize = intOption('chunkSizeBytes', input.chunkSizeBytes, chunkSizeBytes, 1, 1024 * MiB);
-      const source = await statSource({ operationId, path: input.sourcePath });
+      const loc = { operationId, path: input.sourcePath, root: sourceRootOf(sourceRoot, input.sourcePath) };
+      const fh = await openValidatedSource(loc, input.source);
+      const source = await statOpenSource(fh, loc).finally(() => closeSource(fh));
       const { record, created } = await insertOperation(db, {
         id: operationId,
         owner: input.owner,
@@ -108,10 +118,10 @@ export function createUploader(options: UploaderOptions): Uploader {
       return record;
     },
 
-    upload: (operationId, runOptions) => runUpload({ db, chunkStore, concurrency, manifestPageSize, logger }, operationId, runOptions),
+    upload: (operationId, runOptions) => runUpload({ db, chunkStore, concurrency, manifestPageSize, logger, sourceRoot }, operationId, runOptions),
 
     verify: (operationId, verifyOptions) =>
-      verifyUpload({ db, chunkStore, parallelism: verifyParallelism, manifestPageSize, logger }, operationId, verifyOptions),
+      verifyUpload({ db, chunkStore, parallelism: verifyParallelism, manifestPageSize, logger, sourceRoot }, operationId, verifyOptions),
 
     deleteOperationChunks: (operationId, deleteOptions) => deleteOperationChunks({ db, chunkStore, manifestPageSize, logger }, operationId, deleteOptions),
 

@@ -1,5 +1,6 @@
 // The integrity gate (DESIGN §4): manifest vs source size and chunk count, stored objects vs manifest, source re-hashed vs the upload's hash.
 import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { StorageError } from './errors.ts';
 import type { StorageDb } from './db.ts';
@@ -9,7 +10,8 @@ import { expectedHex } from './checksums.ts';
 import { chunkCountFor } from './chunk-layout.ts';
 import { createManifestChecker } from './manifest-check.ts';
 import { type ManifestRow, type OperationRecord, manifestRows, requireOperation } from './manifest.ts';
-import { hashSourceChunks, openSource, statSource } from './source-file.ts';
+import { hashSourceChunks } from './source-file.ts';
+import { type SourceIdentity, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
 
 /** What the gate proved. */
 export interface VerificationReport {
@@ -27,10 +29,20 @@ export interface VerifyDeps {
   parallelism: number;
   manifestPageSize: number;
   logger: Logger | undefined;
+  /** The directory sources must stay inside (undefined: the source's own directory). */
+  sourceRoot: string | undefined;
+}
+
+/** Per-run options of verify(). */
+export interface VerifyOptions {
+  /** Aborts the gate (S3 calls and source reads fail as CANCELLED). */
+  signal?: AbortSignal;
+  /** The source's identity fixed at validation: any other file at its path is refused (SOURCE_REPLACED), never hashed. */
+  source?: SourceIdentity;
 }
 
 /** Runs every check; the first mismatch throws a fatal StorageError naming the chunk/key and expected vs actual. */
-export async function verifyUpload(deps: VerifyDeps, operationId: string, options: { signal?: AbortSignal } = {}): Promise<VerificationReport> {
+export async function verifyUpload(deps: VerifyDeps, operationId: string, options: VerifyOptions = {}): Promise<VerificationReport> {
   const op = await requireOperation(deps.db, operationId);
   const log = deps.logger?.child({ operationId });
   const fail = (code: 'CHUNK_COUNT_MISMATCH' | 'SIZE_MISMATCH' | 'HASH_MISMATCH', message: string, row?: ManifestRow): StorageError =>
@@ -47,17 +59,24 @@ export async function verifyUpload(deps: VerifyDeps, operationId: string, option
     throw new StorageError('UPLOAD_INCOMPLETE', `verify ${operationId}: the upload is ${op.status}, not completed`, { operationId });
   }
 
-  // 2. The source still has the size it was uploaded with.
-  const source = await statSource({ operationId, path: op.sourcePath });
-  if (checker.totalBytes !== source.size) {
-    throw fail('SIZE_MISMATCH', `manifest totals ${checker.totalBytes} bytes, source ${op.sourcePath} is now ${source.size} bytes`);
+  // 2. The source is still the file validated, with the size it was uploaded with.
+  const signal = options.signal;
+  const loc = { operationId, path: op.sourcePath, root: sourceRootOf(deps.sourceRoot, op.sourcePath) };
+  const fh = await openValidatedSource(loc, options.source, signal);
+  try {
+    const { size } = await statOpenSource(fh, loc, signal);
+    if (checker.totalBytes !== size) {
+      throw fail('SIZE_MISMATCH', `manifest totals ${checker.totalBytes} bytes, source ${op.sourcePath} is now ${size} bytes`);
+    }
+
+    // 3. What the server stored: each chunk's size and checksum as the server reports them (or as read back).
+    await forEachBounded(manifestRows(deps.db, op.id, deps.manifestPageSize), deps.parallelism, (row) => checkStoredChunk(deps, row, fail, signal));
+
+    // 4. The source, hashed again, is what was uploaded; per-chunk hashes name the first chunk that differs.
+    await checkSourceHash(deps, op, fh, fail, signal);
+  } finally {
+    await closeSource(fh, signal);
   }
-
-  // 3. What the server stored: each chunk's size and checksum as the server reports them (or as read back).
-  await forEachBounded(manifestRows(deps.db, op.id, deps.manifestPageSize), deps.parallelism, (row) => checkStoredChunk(deps, row, fail, options.signal));
-
-  // 4. The source, hashed again, is what was uploaded; per-chunk hashes name the first chunk that differs.
-  await checkSourceHash(deps, op, fail);
 
   log?.info({ chunkCount: expectedCount, totalBytes: op.sourceSize }, 'upload verified');
   return { operationId, chunkCount: expectedCount, totalBytes: op.sourceSize, sha256: op.sha256 };
@@ -86,9 +105,8 @@ async function checkStoredChunk(deps: VerifyDeps, row: ManifestRow, fail: Fail, 
   }
 }
 
-async function checkSourceHash(deps: VerifyDeps, op: OperationRecord, fail: Fail): Promise<void> {
+async function checkSourceHash(deps: VerifyDeps, op: OperationRecord, fh: FileHandle, fail: Fail, signal: AbortSignal | undefined): Promise<void> {
   const ctx = { operationId: op.id, path: op.sourcePath };
-  const fh = await openSource(ctx);
   const rows = manifestRows(deps.db, op.id, deps.manifestPageSize);
   try {
     const whole = createHash('sha256');
@@ -99,6 +117,7 @@ async function checkSourceHash(deps: VerifyDeps, op: OperationRecord, fail: Fail
       chunkSize: op.chunkSize,
       endIndex: chunkCountFor(op.sourceSize, op.chunkSize),
       whole,
+      signal,
       onChunk: async (index, sha256) => {
         const next = await rows.next();
         // The manifest was checked complete above; a row missing now was deleted concurrently.
@@ -112,6 +131,5 @@ async function checkSourceHash(deps: VerifyDeps, op: OperationRecord, fail: Fail
     if (sha256 !== op.sha256) throw fail('HASH_MISMATCH', `source ${op.sourcePath} hashes to ${sha256}, the upload recorded ${op.sha256}`);
   } finally {
     await rows.return(undefined);
-    await fh.close();
   }
 }

@@ -32,3 +32,5 @@ export {
 } from './processes.ts';
 /** A private set of Redis, PostgreSQL and S3 (own directory and ports) that a test may pause, restart and stop. */
 export { createServiceSet, portOpen, SERVICES, type ServiceName, type ServiceSet, type ServiceSetOptions } from './service-set.ts';
+/** A FIFO whose writer waits until someone opens it: proof that a path was never opened. */
+export { createFifoTrap, type FifoTrap } from './fifo-trap.ts';

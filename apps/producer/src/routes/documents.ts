@@ -5,17 +5,20 @@ import { optionalHeader, parseUuid } from '../request-headers.ts';
 
 /** Registers the document routes on `app`. */
 export function registerDocumentRoutes(app: FastifyInstance, runtime: IngestRuntime): void {
-  app.post('/v1/documents', async (request, reply) => {
+  app.post('/v1/documents', { config: { scope: 'submit' } }, async (request, reply) => {
     const idempotencyKey = optionalHeader(request.headers, 'Idempotency-Key');
-    const requestedBy = optionalHeader(request.headers, 'X-Requested-By') ?? 'producer';
+    // The audit names the authenticated caller; a user it acts for (X-Requested-By) is recorded beside it, never instead.
+    const onBehalfOf = optionalHeader(request.headers, 'X-Requested-By');
+    const caller = request.caller ?? 'producer';
+    const requestedBy = onBehalfOf === undefined ? caller : `${onBehalfOf} via ${caller}`;
     const { sagaId } = await runtime.submit(request.body, { requestedBy, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) });
     // A repeated idempotency key answers like the first call: the work is (still) accepted.
     return reply.code(202).send({ sagaId, statusUrl: `/v1/sagas/${sagaId}` });
   });
 
-  app.get<{ Params: { id: string } }>('/v1/documents/:id', async (request) => runtime.getDocument(parseUuid(request.params.id, 'id')));
+  app.get<{ Params: { id: string } }>('/v1/documents/:id', { config: { scope: 'read' } }, async (request) => runtime.getDocument(parseUuid(request.params.id, 'id')));
 
-  app.get<{ Params: { id: string } }>('/v1/documents/:id/content', async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/v1/documents/:id/content', { config: { scope: 'read' } }, async (request, reply) => {
     const { stream, sizeBytes, sha256 } = await runtime.openDocumentContent(parseUuid(request.params.id, 'id'));
     // Documents can be many GB: the stream goes out as it is read, never gathered in memory.
     return reply

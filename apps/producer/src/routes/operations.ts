@@ -16,5 +16,5 @@ export function registerOperationsRoutes(app: FastifyInstance, runtime: IngestRu
     return reply.code(report.ok ? 200 : 503).send(report);
   });
 
-  app.get('/metrics', async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
+  app.get('/metrics', { config: { scope: 'read' } }, async (_request, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
 }

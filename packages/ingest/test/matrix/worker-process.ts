@@ -8,10 +8,14 @@ import type { MatrixWorld, Settings } from './world.ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const WORKER_MAIN = path.join(ROOT, 'apps/worker/src/main.ts');
 
-/** Starts `apps/worker` and waits for its "worker ready" line. */
-export async function startWorkerProcess(w: MatrixWorld, name: string, overrides: Settings = {}): Promise<TestProcess> {
+/** Starts `apps/worker` and waits for its "worker ready" line; `asUid` runs it as that user (setpriv), not as root. */
+export async function startWorkerProcess(w: MatrixWorld, name: string, overrides: Settings = {}, asUid?: number): Promise<TestProcess> {
   const env = w.env({ METRICS_PORT: '0', LOG_LEVEL: 'info', ...overrides });
-  const proc = await spawnProcess(process.execPath, ['--import', 'tsx', WORKER_MAIN], { cwd: ROOT, env, name });
+  const node = [process.execPath, '--import', 'tsx', WORKER_MAIN];
+  const proc =
+    asUid === undefined
+      ? await spawnProcess(node[0]!, node.slice(1), { cwd: ROOT, env, name })
+      : await spawnProcess('setpriv', [`--reuid=${asUid}`, `--regid=${asUid}`, '--clear-groups', '--', ...node], { cwd: ROOT, env, name });
   await proc.waitForOutput(/"msg":"worker ready"/, 90_000);
   return proc;
 }
