@@ -2,6 +2,7 @@
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { IngestRuntime } from '@ingest/ingest';
+import { createOpsContext, registerFleetMetrics } from '@ingest/ops';
 import { toErrorResponse } from './error-response.ts';
 import { createProducerMetrics } from './producer-metrics.ts';
 import { createTokenCheck } from './token-check.ts';
@@ -44,6 +45,10 @@ export function buildProducerApp(options: ProducerAppOptions): FastifyInstance {
   });
   const tokenMatches = createTokenCheck(internalToken);
   const metrics = createProducerMetrics({ stats: () => runtime.stats(), logger });
+  const { config } = runtime;
+  const ops = createOpsContext({ databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL, queuePrefix: config.QUEUE_PREFIX, queues: runtime.engine.queueNames() });
+  app.addHook('onClose', async () => ops.close());
+  registerFleetMetrics({ registry: metrics.registry, sql: ops.sql, stuckAfterSeconds: config.STUCK_AFTER_SECONDS, readQueueDepths: () => ops.queueDepths.read(), logger });
 
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.config.public === true) return;

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const logger = pino({ level: config.LOG_LEVEL });
   logger.info({ config: redactedConfig(config) }, 'worker starting');
   const runtime = await startIngestRuntime(config, { logger, role: 'worker' });
-  const registry = createWorkerMetrics(runtime.engine);
+  const registry = createWorkerMetrics(runtime.engine, runtime);
   const server = buildMetricsServer({ registry, checkHealth: () => runtime.checkHealth(), logger });
 
   // A second signal, or a drain that outlasts the timeout, exits 1 at once (close-with-grace).

@@ -98,6 +98,8 @@ export interface IngestRuntime {
   /** Throws SagaNotFoundError (404). */
   cancel(sagaId: string): Promise<{ accepted: boolean; state: string }>;
   stats(): Promise<SagaStats>;
+  /** Calls `listener` with the bytes each upload in this process stores, as they are stored (chunks already stored do not count). */
+  onUploadedBytes(listener: (bytes: number) => void): void;
   /** Throws DocumentNotFoundError (404). */
   getDocument(documentId: string): Promise<DocumentView>;
   /** Streams the stored bytes chunk by chunk. Throws DocumentNotFoundError (404). */

@@ -32,3 +32,5 @@ export {
 } from './processes.ts';
 /** A private set of Redis, PostgreSQL and S3 (own directory and ports) that a test may pause, restart and stop. */
 export { createServiceSet, portOpen, SERVICES, type ServiceName, type ServiceSet, type ServiceSetOptions } from './service-set.ts';
+/** Debian tools a test needs (promtool, chromium), installed when missing. */
+export { ensureDebianTool } from './debian-tool.ts';
