@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import postgres, { type Sql } from 'postgres';
 import pino, { type Logger } from 'pino';
 import { SagaNotFoundError, createSagaEngine, toError, type Cleaner, type SagaEngine } from '@ingest/saga-core';
-import { recordHeartbeat } from '@ingest/ops';
+import { deliverAlerts, recordHeartbeat } from '@ingest/ops';
 import { createChunkStore, createS3Client, createUploader, migrateStorage } from '@ingest/storage';
 import type { IngestConfig } from './config.ts';
 import { DocumentNotFoundError } from './errors.ts';
@@ -244,8 +244,12 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
         keyPrefix: CHUNK_PREFIX,
         graceSeconds: config.ORPHAN_GRACE_SECONDS,
       });
+      // The janitor is the backstop of alert delivery: workers deliver within seconds, but a fleet with no worker
+      // running still gets its alerts out.
+      const alerts = (await runtime.deliverAlerts()) ?? { attempted: 0, delivered: 0, failed: 0 };
       const summary: JanitorSummary = {
         cleanups,
+        alerts,
         relayed: maintenance.relayed,
         redispatched: maintenance.redispatched,
         rolledBackOverdue: maintenance.rolledBackOverdue,
@@ -257,6 +261,17 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
       // What the "no janitor pass" alert watches (ingest_janitor_last_pass_timestamp_seconds): only a finished pass counts.
       await recordHeartbeat(sql, 'janitor_pass', { durationMs: summary.durationMs });
       return summary;
+    },
+
+    async deliverAlerts() {
+      if (config.ALERT_WEBHOOK_URL === undefined) return null;
+      return deliverAlerts({
+        sql,
+        webhookUrl: config.ALERT_WEBHOOK_URL,
+        format: config.ALERT_WEBHOOK_FORMAT,
+        baseBackoffMs: config.ALERT_RETRY_BACKOFF_MS,
+        logger,
+      });
     },
 
     async checkHealth(): Promise<HealthReport> {

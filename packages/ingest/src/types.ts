@@ -1,6 +1,7 @@
 // Public shapes of the ingestion runtime that the producer, worker and janitor apps use.
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import type { AlertDeliveryResult } from '@ingest/ops';
 import type { SagaEngine, SagaEventView, SagaStats } from '@ingest/saga-core';
 import type { IngestConfig } from './config.ts';
 
@@ -61,6 +62,8 @@ export interface DocumentView {
 /** What one janitor pass did. */
 export interface JanitorSummary {
   cleanups: { attempted: number; resolved: number; failed: number };
+  /** Alert webhook deliveries of this pass (all 0 without ALERT_WEBHOOK_URL). */
+  alerts: AlertDeliveryResult;
   relayed: number;
   redispatched: number;
   rolledBackOverdue: number;
@@ -108,6 +111,8 @@ export interface IngestRuntime {
   startWorkers(options?: { concurrency?: number; queues?: string[] }): Promise<void>;
   /** One janitor pass: leftovers, orphan chunks, overdue/stuck sagas, undelivered transitions, stale locks. */
   janitorPass(): Promise<JanitorSummary>;
+  /** Posts due alerts to ALERT_WEBHOOK_URL (retries with backoff); null when no webhook is configured. */
+  deliverAlerts(): Promise<AlertDeliveryResult | null>;
   checkHealth(): Promise<HealthReport>;
   /** Drains workers (running steps hand their job back), then closes connections. */
   close(): Promise<void>;

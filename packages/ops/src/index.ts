@@ -4,3 +4,4 @@ export { readFleetCounts, recordHeartbeat, type FleetCounts } from './fleet-stat
 export { createQueueDepthReader, type QueueDepth, type QueueDepthReader, type QueueDepthReaderOptions } from './queue-depths.ts';
 export { collectNodeMetrics } from './node-metrics.ts';
 export { registerFleetMetrics, type FleetMetricsOptions } from './fleet-metrics.ts';
+export { deliverAlerts, type AlertDeliveryOptions, type AlertDeliveryResult, type AlertFormat, type AlertPayload } from './alert-delivery.ts';
