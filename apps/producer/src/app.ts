@@ -8,6 +8,7 @@ import { createProducerMetrics } from './producer-metrics.ts';
 import { createTokenCheck } from './token-check.ts';
 import { registerDocumentRoutes } from './routes/documents.ts';
 import { registerOperationsRoutes } from './routes/operations.ts';
+import { registerOperatorRoutes } from './routes/operator.ts';
 import { registerSagaRoutes } from './routes/sagas.ts';
 
 declare module 'fastify' {
@@ -75,6 +76,8 @@ export function buildProducerApp(options: ProducerAppOptions): FastifyInstance {
 
   registerOperationsRoutes(app, runtime, metrics.registry);
   registerDocumentRoutes(app, runtime);
+  // Before the saga routes: GET /v1/sagas (search) and GET /v1/sagas/:id are distinct routes either way.
+  registerOperatorRoutes(app, runtime, ops);
   registerSagaRoutes(app, runtime);
   return app;
 }

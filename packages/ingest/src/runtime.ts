@@ -263,6 +263,11 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
       return summary;
     },
 
+    async retryCleanup(id) {
+      const r = await engine.retryFailedCleanups(cleaners, { ids: [id], limit: 1 });
+      return { attempted: r.attempted === 1, resolved: r.resolved === 1 };
+    },
+
     async deliverAlerts() {
       if (config.ALERT_WEBHOOK_URL === undefined) return null;
       return deliverAlerts({

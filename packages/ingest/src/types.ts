@@ -111,6 +111,8 @@ export interface IngestRuntime {
   startWorkers(options?: { concurrency?: number; queues?: string[] }): Promise<void>;
   /** One janitor pass: leftovers, orphan chunks, overdue/stuck sagas, undelivered transitions, stale locks. */
   janitorPass(): Promise<JanitorSummary>;
+  /** Runs one leftover's cleaner now, due or not; `attempted` is false when it is resolved already or being retried. */
+  retryCleanup(id: number): Promise<{ attempted: boolean; resolved: boolean }>;
   /** Posts due alerts to ALERT_WEBHOOK_URL (retries with backoff); null when no webhook is configured. */
   deliverAlerts(): Promise<AlertDeliveryResult | null>;
   checkHealth(): Promise<HealthReport>;

@@ -11,9 +11,11 @@ export interface QueueDepth {
   failed: number;
 }
 
-/** Reads queue depths; close() releases its Redis connection. */
+/** Reads queue depths (and puts a job back for a requeued dead letter); close() releases its Redis connection. */
 export interface QueueDepthReader {
   read(): Promise<QueueDepth[]>;
+  /** Adds a job to one of the fleet's queues; false when `queue` is not one of them. */
+  enqueue(queue: string, data: unknown, jobId: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -41,6 +43,12 @@ export function createQueueDepthReader(options: QueueDepthReaderOptions): QueueD
           return { queue: q.name, waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0 };
         }),
       );
+    },
+    async enqueue(queue, data, jobId) {
+      const q = handles.find((h) => h.name === queue);
+      if (!q) return false;
+      await q.add('step', data, { jobId, removeOnComplete: true, removeOnFail: { count: 1000 } });
+      return true;
     },
     async close() {
       await Promise.all(handles.map((q) => q.close()));
