@@ -6,6 +6,7 @@ import { createOpsContext, registerFleetMetrics } from '@ingest/ops';
 import { toErrorResponse } from './error-response.ts';
 import { createProducerMetrics } from './producer-metrics.ts';
 import { createTokenCheck } from './token-check.ts';
+import { CONSOLE_CSP, registerConsoleRoutes } from './console-routes.ts';
 import { registerDocumentRoutes } from './routes/documents.ts';
 import { registerOperationsRoutes } from './routes/operations.ts';
 import { registerOperatorRoutes } from './routes/operator.ts';
@@ -58,6 +59,16 @@ export function buildProducerApp(options: ProducerAppOptions): FastifyInstance {
     return reply.code(401).send({ error: { code: 'UNAUTHORIZED', message: 'missing or invalid X-Internal-Token' } });
   });
 
+  // Strict headers on every answer: the console's CSP (no inline script, never framed), no MIME sniffing, no referrer.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('content-security-policy', CONSOLE_CSP);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cross-origin-opener-policy', 'same-origin');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? '(unmatched)';
     metrics.observeRequest({ method: request.method, route, status: reply.statusCode }, reply.elapsedTime / 1000);
@@ -79,5 +90,7 @@ export function buildProducerApp(options: ProducerAppOptions): FastifyInstance {
   // Before the saga routes: GET /v1/sagas (search) and GET /v1/sagas/:id are distinct routes either way.
   registerOperatorRoutes(app, runtime, ops);
   registerSagaRoutes(app, runtime);
+  // Bundled when the app is readied (app.ready() / listen()): fastify awaits registered plugins.
+  app.register(async (instance) => registerConsoleRoutes(instance));
   return app;
 }

@@ -243,3 +243,21 @@ export async function deleteDeadLetter(sql: Sql, id: number): Promise<boolean> {
   const rows = await sql`delete from saga_dead_letters where id = ${id} returning id`;
   return rows.length > 0;
 }
+
+/** Throughput of the last hour: sagas completed and the source bytes they carried (input.sizeBytes). */
+export interface LastHour {
+  completed: number;
+  bytes: number;
+  docsPerSecond: number;
+  bytesPerSecond: number;
+}
+
+/** Reads the last hour's throughput through the (status, updated_at) index: a completed saga is not updated again. */
+export async function readLastHour(sql: Sql): Promise<LastHour> {
+  const [row] = await sql<{ n: number; bytes: number }[]>`
+    select count(*)::int as n, coalesce(sum(case when jsonb_typeof(input->'sizeBytes') = 'number' then (input->>'sizeBytes')::float8 else 0 end), 0)::float8 as bytes
+    from saga_instances where status = 'completed' and updated_at > now() - interval '1 hour'`;
+  const n = row?.n ?? 0;
+  const bytes = row?.bytes ?? 0;
+  return { completed: n, bytes, docsPerSecond: n / 3600, bytesPerSecond: bytes / 3600 };
+}

@@ -12,6 +12,8 @@ import {
   OpsError,
   OpsNotFoundError,
   parseSagaFilter,
+  readFleetCounts,
+  readLastHour,
   requeueDeadLetter,
   searchSagas,
   type OpsContext,
@@ -90,4 +92,10 @@ export function registerOperatorRoutes(app: FastifyInstance, runtime: IngestRunt
   });
 
   app.get('/v1/queues', async () => ({ queues: await ops.queueDepths.read() }));
+
+  // The console's overview in one call: counts by status, the last hour's throughput, stuck sagas, leftovers, queues.
+  app.get('/v1/overview', async () => {
+    const [stats, lastHour, counts, queues] = await Promise.all([runtime.stats(), readLastHour(ops.sql), readFleetCounts(ops.sql, runtime.config.STUCK_AFTER_SECONDS), ops.queueDepths.read()]);
+    return { stats, lastHour, stuckSagas: counts.stuckSagas, openLeftovers: counts.openLeftovers, janitorLastPassAt: counts.janitorLastPassSeconds === null ? null : new Date(counts.janitorLastPassSeconds * 1000).toISOString(), queues };
+  });
 }
