@@ -1,5 +1,6 @@
-// The one module that reads the engine's tables for operators (saga_instances, saga_steps, failed_cleanups,
-// saga_dead_letters, fleet_heartbeats): when the engine's columns change, this file is what adapts.
+// The one module that reads the engine's saga tables for operators (saga_instances, saga_steps, failed_cleanups,
+// saga_dead_letters) and the fleet's heartbeats: when the engine's columns change, this file is what adapts.
+// (alert-delivery.ts reads saga_alerts, whose outbox it owns.)
 import type { Sql } from 'postgres';
 import { InvalidQueryError } from './errors.ts';
 import type { SagaCursor, SagaFilter } from './saga-query.ts';
