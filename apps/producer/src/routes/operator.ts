@@ -30,7 +30,7 @@ class CleanupBusyError extends OpsError {
 function idPage(query: { limit?: string; before?: string }): { limit: number; before?: number } {
   const limit = query.limit === undefined ? 50 : Number(query.limit);
   const before = query.before === undefined ? undefined : Number(query.before);
-  const problems = [];
+  const problems: { field: string; message: string }[] = [];
   if (!Number.isInteger(limit) || limit < 1 || limit > 500) problems.push({ field: 'limit', message: 'must be a whole number from 1 to 500' });
   if (before !== undefined && (!Number.isInteger(before) || before < 1)) problems.push({ field: 'before', message: 'must be an id from a previous page' });
   if (problems.length > 0) throw new InvalidQueryError(problems);
@@ -67,8 +67,9 @@ export function registerOperatorRoutes(app: FastifyInstance, runtime: IngestRunt
     if (before.resolvedAt !== null) return { cleanup: before, resolved: true };
     const r = await runtime.retryCleanup(id);
     if (!r.attempted) {
+      // Another process had it claimed: it may have removed it meanwhile.
       const now = await findCleanup(ops.sql, id);
-      if (now?.resolvedAt !== null && now !== undefined) return { cleanup: now, resolved: true };
+      if (now && now.resolvedAt !== null) return { cleanup: now, resolved: true };
       throw new CleanupBusyError(id);
     }
     return { cleanup: await findCleanup(ops.sql, id), resolved: r.resolved };
