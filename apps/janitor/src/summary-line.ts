@@ -10,6 +10,7 @@ export function formatSummaryLine(s: JanitorSummary): string {
     `${s.rolledBackOverdue} overdue sagas rolled back`,
     `${s.releasedLocks} stale locks released`,
     `${s.orphanChunksDeleted} orphan chunks deleted in ${s.orphanPrefixes.length} prefixes`,
+    `alerts ${s.alerts.delivered}/${s.alerts.attempted} delivered`,
   ];
   return `janitor pass: ${parts.join(', ')}; ${(s.durationMs / 1000).toFixed(1)} s`;
 }

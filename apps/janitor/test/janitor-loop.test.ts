@@ -6,6 +6,7 @@ import { formatSummaryLine } from '../src/summary-line.ts';
 
 const summary = (n: number): JanitorSummary => ({
   cleanups: { attempted: n, resolved: n, failed: 0 },
+  alerts: { attempted: 0, delivered: 0, failed: 0 },
   relayed: 0,
   redispatched: 0,
   rolledBackOverdue: 0,
@@ -60,5 +61,6 @@ describe('formatSummaryLine', () => {
     const line = formatSummaryLine({ ...summary(2), cleanups: { attempted: 3, resolved: 2, failed: 1 }, orphanChunksDeleted: 4, orphanPrefixes: ['chunks/x/'] });
     expect(line).toContain('leftovers 2/3 removed (1 failed again)');
     expect(line).toContain('4 orphan chunks deleted in 1 prefixes');
+    expect(formatSummaryLine({ ...summary(0), alerts: { attempted: 3, delivered: 2, failed: 1 } })).toContain('alerts 2/3 delivered');
   });
 });

@@ -2,13 +2,16 @@
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { IngestRuntime } from '@ingest/ingest';
+import { createOpsContext, registerFleetMetrics } from '@ingest/ops';
 import { toErrorResponse } from './error-response.ts';
 import { createProducerMetrics } from './producer-metrics.ts';
 import { createTokenCheck } from './token-check.ts';
 import { SCOPES, type ApiToken, type Scope } from './api-tokens.ts';
 import { createAuthFailureLimiter } from './auth-failure-limiter.ts';
+import { CONSOLE_CSP, registerConsoleRoutes } from './console-routes.ts';
 import { registerDocumentRoutes } from './routes/documents.ts';
 import { registerOperationsRoutes } from './routes/operations.ts';
+import { registerOperatorRoutes } from './routes/operator.ts';
 import { registerSagaRoutes } from './routes/sagas.ts';
 
 declare module 'fastify' {
@@ -60,6 +63,10 @@ export function buildProducerApp(options: ProducerAppOptions): FastifyInstance {
   const limiter = createAuthFailureLimiter({ maxFailures: options.authFailuresPerMinute ?? 30 });
   const metrics = createProducerMetrics({ stats: () => runtime.stats(), logger });
   app.decorateRequest('caller', undefined);
+  const { config } = runtime;
+  const ops = createOpsContext({ databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL, queuePrefix: config.QUEUE_PREFIX, queues: runtime.engine.queueNames() });
+  app.addHook('onClose', async () => ops.close());
+  registerFleetMetrics({ registry: metrics.registry, sql: ops.sql, stuckAfterSeconds: config.STUCK_AFTER_SECONDS, readQueueDepths: () => ops.queueDepths.read(), logger });
 
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.config.public === true) return;
@@ -93,6 +100,16 @@ export function buildProducerApp(options: ProducerAppOptions): FastifyInstance {
     metrics.observeAuth(token.name, 'accepted');
   });
 
+  // Strict headers on every answer: the console's CSP (no inline script, never framed), no MIME sniffing, no referrer.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('content-security-policy', CONSOLE_CSP);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cross-origin-opener-policy', 'same-origin');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? '(unmatched)';
     metrics.observeRequest({ method: request.method, route, status: reply.statusCode }, reply.elapsedTime / 1000);
@@ -111,6 +128,10 @@ export function buildProducerApp(options: ProducerAppOptions): FastifyInstance {
 
   registerOperationsRoutes(app, runtime, metrics.registry);
   registerDocumentRoutes(app, runtime);
+  // Before the saga routes: GET /v1/sagas (search) and GET /v1/sagas/:id are distinct routes either way.
+  registerOperatorRoutes(app, runtime, ops);
   registerSagaRoutes(app, runtime);
+  // Bundled when the app is readied (app.ready() / listen()): fastify awaits registered plugins.
+  app.register(async (instance) => registerConsoleRoutes(instance));
   return app;
 }

@@ -19,7 +19,9 @@ export interface ErrorResponse {
 }
 
 const SOURCE_REJECTED = new Set(['PATH_OUTSIDE_ROOT', 'SOURCE_NOT_FOUND', 'NOT_A_REGULAR_FILE', 'SOURCE_REPLACED', 'SOURCE_TOO_LARGE', 'SOURCE_TOO_SMALL']);
-const NOT_FOUND = new Set(['SAGA_NOT_FOUND', 'DOCUMENT_NOT_FOUND']);
+const NOT_FOUND = new Set(['SAGA_NOT_FOUND', 'DOCUMENT_NOT_FOUND', 'CLEANUP_NOT_FOUND', 'DEAD_LETTER_NOT_FOUND']);
+// The operator's action conflicts with the current state: a queue this fleet does not consume, a retry in progress.
+const CONFLICT = new Set(['UNKNOWN_QUEUE', 'CLEANUP_BUSY']);
 // Fastify's own answers when the body is not a JSON document: the client sent no usable request.
 const BODY_NOT_JSON = new Set(['FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CTP_EMPTY_JSON_BODY', 'FST_ERR_CTP_INVALID_MEDIA_TYPE']);
 
@@ -44,6 +46,7 @@ export function toErrorResponse(err: unknown): ErrorResponse {
     return answer(409, 'LOCKED', e.message, holder === undefined ? {} : { holderSagaId: holder });
   }
   if (NOT_FOUND.has(e.code)) return answer(404, e.code, e.message);
+  if (CONFLICT.has(e.code)) return answer(409, e.code, e.message);
   // Other client errors fastify raises itself (bad header, unsupported method) keep their status.
   const status = numberProp(err, 'statusCode');
   if (status !== undefined && status >= 400 && status < 500 && e.code.startsWith('FST_')) return answer(status, e.code, e.message);

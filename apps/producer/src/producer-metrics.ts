@@ -1,5 +1,6 @@
 // Prometheus metrics of the producer: HTTP traffic, the fleet's saga counts (read on scrape), process defaults.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectNodeMetrics } from '@ingest/ops';
 import type { Logger } from 'pino';
 import type { SagaStats } from '@ingest/saga-core';
 
@@ -20,7 +21,7 @@ export interface ProducerMetrics {
 /** Creates a registry of its own (not prom-client's global one), so several apps can live in one process. */
 export function createProducerMetrics(options: ProducerMetricsOptions): ProducerMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectNodeMetrics(registry);
   const labelNames = ['method', 'route', 'status'] as const;
   const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered, by route and status', labelNames, registers: [registry] });
   const durations = new Histogram({

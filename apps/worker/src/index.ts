@@ -2,3 +2,4 @@
 export { createWorkerMetrics } from './worker-metrics.ts';
 export { buildMetricsServer, type MetricsServerOptions } from './metrics-server.ts';
 export { workerRunOptions, type WorkerRunOptions } from './worker-options.ts';
+export { startAlertRelay, type AlertRelay } from './alert-relay.ts';

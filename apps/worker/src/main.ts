@@ -3,6 +3,7 @@
 import closeWithGrace from 'close-with-grace';
 import pino from 'pino';
 import { startIngestRuntime, loadConfig, redactedConfig } from '@ingest/ingest';
+import { startAlertRelay } from './alert-relay.ts';
 import { buildMetricsServer } from './metrics-server.ts';
 import { workerRunOptions } from './worker-options.ts';
 import { createWorkerMetrics } from './worker-metrics.ts';
@@ -15,8 +16,9 @@ async function main(): Promise<void> {
   const logger = pino({ level: config.LOG_LEVEL });
   logger.info({ config: redactedConfig(config) }, 'worker starting');
   const runtime = await startIngestRuntime(config, { logger, role: 'worker' });
-  const registry = createWorkerMetrics(runtime.engine);
+  const registry = createWorkerMetrics(runtime.engine, runtime);
   const server = buildMetricsServer({ registry, checkHealth: () => runtime.checkHealth(), logger });
+  const alerts = startAlertRelay(() => runtime.deliverAlerts(), config.ALERT_DELIVERY_INTERVAL_MS, logger);
 
   // A second signal, or a drain that outlasts the timeout, exits 1 at once (close-with-grace).
   closeWithGrace(
@@ -27,6 +29,7 @@ async function main(): Promise<void> {
     async ({ signal, err }) => {
       if (err) logger.error({ err }, 'worker failing; draining');
       else logger.info({ signal }, 'worker draining');
+      await alerts.stop();
       await runtime.close();
       await server.close();
       logger.info('worker stopped');

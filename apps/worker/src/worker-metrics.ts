@@ -1,11 +1,20 @@
-// Prometheus metrics of a worker: step durations and saga endings from the engine's events, process defaults.
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+// Prometheus metrics of a worker: step durations and saga endings from the engine's events, bytes uploaded, process
+// defaults (lint-clean).
+import { Counter, Histogram, Registry } from 'prom-client';
+import type { IngestRuntime } from '@ingest/ingest';
+import { collectNodeMetrics } from '@ingest/ops';
 import type { SagaEngine } from '@ingest/saga-core';
 
-/** Registers the worker's metrics in a registry of their own and subscribes them to `engine`'s events. */
-export function createWorkerMetrics(engine: Pick<SagaEngine, 'on'>): Registry {
+/** Registers the worker's metrics in a registry of their own and subscribes them to `engine`'s and `uploads`' events. */
+export function createWorkerMetrics(engine: Pick<SagaEngine, 'on'>, uploads?: Pick<IngestRuntime, 'onUploadedBytes'>): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectNodeMetrics(registry);
+  const uploadBytes = new Counter({
+    name: 'ingest_upload_bytes_total',
+    help: 'Bytes of source files stored in S3 by uploads in this worker (resumed chunks already stored do not count)',
+    registers: [registry],
+  });
+  uploads?.onUploadedBytes((bytes) => uploadBytes.inc(bytes));
   const stepDurations = new Histogram({
     name: 'saga_step_duration_seconds',
     help: 'Duration of step actions and compensations run by this worker, by outcome',

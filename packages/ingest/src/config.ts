@@ -56,6 +56,10 @@ const schema = z.object({
   EMBEDDING_DIMENSIONS: int(8).max(4096).default(256),
   ORPHAN_GRACE_SECONDS: int(0).default(3600),
   STUCK_AFTER_SECONDS: int(1).default(120),
+  ALERT_WEBHOOK_URL: url.optional(),
+  ALERT_WEBHOOK_FORMAT: z.enum(['json', 'slack']).default('json'),
+  ALERT_RETRY_BACKOFF_MS: int(1).default(5000),
+  ALERT_DELIVERY_INTERVAL_MS: int(0).default(5000),
 });
 
 /** Every setting, typed. Secrets are kept out of logs by `redactedConfig`. */
@@ -80,7 +84,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   return parsed.data;
 }
 
-const SECRET_KEYS = new Set(['INTERNAL_TOKEN', 'INTERNAL_TOKENS', 'S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID', 'EMBEDDINGS_API_KEY']);
+// A webhook URL is a credential (Slack's carry their secret in the path).
+const SECRET_KEYS = new Set(['INTERNAL_TOKEN', 'INTERNAL_TOKENS', 'S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID', 'EMBEDDINGS_API_KEY', 'ALERT_WEBHOOK_URL']);
 
 /** The configuration with secrets and URL passwords masked, safe to log. */
 export function redactedConfig(config: IngestConfig): Record<string, unknown> {

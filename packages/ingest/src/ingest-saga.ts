@@ -62,6 +62,8 @@ export interface IngestSagaDeps {
   engine: () => SagaEngine;
   uploader: Uploader;
   stores: DownstreamStores;
+  /** Told the bytes each upload run stores (chunks found already stored do not count): the upload throughput metric. */
+  onUploadedBytes?: (bytes: number) => void;
 }
 
 type Ctx = StepContext<IngestInput>;
@@ -128,11 +130,16 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
         // Chunks may be stored even when the step failed: deleting them is part of rolling back that step.
         compensateOnFailure: true,
         async action(ctx) {
+          // Progress reports are cumulative; the difference between two 'uploading' reports is what this run stored.
+          // 'verifying' reports (a resume re-hashing stored chunks) only move the baseline.
+          let counted = 0;
           const result = await storage(() =>
             uploader.upload(ctx.input.operationId, {
               signal: ctx.signal,
               source: pinnedSource(ctx),
               onProgress: (p: UploadProgress) => {
+                if (p.phase === 'uploading' && p.bytesDone > counted) deps.onUploadedBytes?.(p.bytesDone - counted);
+                counted = p.bytesDone;
                 void ctx.reportProgress(progressJson(p)).catch(() => undefined);
               },
             }),

@@ -1,8 +1,10 @@
 // Wires configuration into one process's ingestion runtime: connections, stores, engine, saga, janitor pass.
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import postgres, { type Sql } from 'postgres';
 import pino, { type Logger } from 'pino';
 import { SagaNotFoundError, createSagaEngine, toError, type Cleaner, type SagaEngine } from '@ingest/saga-core';
+import { deliverAlerts, recordHeartbeat } from '@ingest/ops';
 import { createChunkStore, createS3Client, createUploader, migrateStorage } from '@ingest/storage';
 import type { IngestConfig } from './config.ts';
 import { DocumentNotFoundError } from './errors.ts';
@@ -79,11 +81,13 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     graph: client(storeUrls.graph),
     security: client(storeUrls.security),
   });
+  // Upload throughput for whoever exports metrics (the worker); listeners are wrapped so one that throws is harmless.
+  const uploads = new EventEmitter();
   let engineRef: SagaEngine | undefined;
   const engine = await createSagaEngine({
     sql,
     redisUrl: config.REDIS_URL,
-    sagas: [ingestSaga({ config, uploader, stores, engine: () => engineRef! })],
+    sagas: [ingestSaga({ config, uploader, stores, engine: () => engineRef!, onUploadedBytes: (bytes) => uploads.emit('bytes', bytes) })],
     prefix: config.QUEUE_PREFIX,
     logger,
     leaseMs: config.STEP_LEASE_MS,
@@ -185,6 +189,16 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
 
     stats: () => engine.stats(),
 
+    onUploadedBytes(listener) {
+      uploads.on('bytes', (bytes: number) => {
+        try {
+          listener(bytes);
+        } catch (err) {
+          logger.warn({ err: toError(err) }, 'upload bytes listener threw');
+        }
+      });
+    },
+
     async getDocument(documentId): Promise<DocumentView> {
       const d = await findDocument(documentId);
       const meta = (d.metadata ?? {}) as Record<string, unknown>;
@@ -232,8 +246,12 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
         keyPrefix: CHUNK_PREFIX,
         graceSeconds: config.ORPHAN_GRACE_SECONDS,
       });
-      return {
+      // The janitor is the backstop of alert delivery: workers deliver within seconds, but a fleet with no worker
+      // running still gets its alerts out.
+      const alerts = (await runtime.deliverAlerts()) ?? { attempted: 0, delivered: 0, failed: 0 };
+      const summary: JanitorSummary = {
         cleanups,
+        alerts,
         relayed: maintenance.relayed,
         redispatched: maintenance.redispatched,
         rolledBackOverdue: maintenance.rolledBackOverdue,
@@ -242,6 +260,25 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
         orphanPrefixes: reaped.prefixes,
         durationMs: Date.now() - started,
       };
+      // What the "no janitor pass" alert watches (ingest_janitor_last_pass_timestamp_seconds): only a finished pass counts.
+      await recordHeartbeat(sql, 'janitor_pass', { durationMs: summary.durationMs });
+      return summary;
+    },
+
+    async retryCleanup(id) {
+      const r = await engine.retryFailedCleanups(cleaners, { ids: [id], limit: 1 });
+      return { attempted: r.attempted === 1, resolved: r.resolved === 1 };
+    },
+
+    async deliverAlerts() {
+      if (config.ALERT_WEBHOOK_URL === undefined) return null;
+      return deliverAlerts({
+        sql,
+        webhookUrl: config.ALERT_WEBHOOK_URL,
+        format: config.ALERT_WEBHOOK_FORMAT,
+        baseBackoffMs: config.ALERT_RETRY_BACKOFF_MS,
+        logger,
+      });
     },
 
     async checkHealth(): Promise<HealthReport> {

@@ -39,13 +39,21 @@ function progressOf(view: SagaView, input: IngestInput): IngestProgress {
   const p = view.progress ?? {};
   const num = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v : d);
   const total = num(p.bytesTotal, input.sizeBytes ?? 0);
-  const uploaded = view.steps.find((s) => s.name === 'chunked_upload')?.status === 'succeeded';
+  const upload = view.steps.find((s) => s.name === 'chunked_upload');
+  const uploaded = upload?.status === 'succeeded';
   const done = uploaded ? total : num(p.bytesDone, 0);
   return {
     bytesDone: done,
     bytesTotal: total,
     percent: total === 0 ? (uploaded ? 100 : 0) : Math.round((done / total) * 10_000) / 100,
-    bytesPerSecond: uploaded ? 0 : num(p.bytesPerSecond, 0),
+    // A finished upload reports its average speed (a final progress line of "0.0 MB/s" told nothing).
+    bytesPerSecond: uploaded ? averageRate(total, upload.startedAt, upload.finishedAt) : num(p.bytesPerSecond, 0),
     etaSeconds: uploaded ? 0 : typeof p.etaSeconds === 'number' ? p.etaSeconds : null,
   };
+}
+
+/** Bytes per second between two instants; 0 when either is unknown or no time passed. */
+function averageRate(bytes: number, startedAt: Date | null, finishedAt: Date | null): number {
+  const seconds = startedAt && finishedAt ? (finishedAt.getTime() - startedAt.getTime()) / 1000 : 0;
+  return seconds > 0 ? Math.round(bytes / seconds) : 0;
 }

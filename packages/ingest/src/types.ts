@@ -1,6 +1,7 @@
 // Public shapes of the ingestion runtime that the producer, worker and janitor apps use.
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import type { AlertDeliveryResult } from '@ingest/ops';
 import type { SagaEngine, SagaEventView, SagaStats } from '@ingest/saga-core';
 import type { IngestConfig } from './config.ts';
 
@@ -61,6 +62,8 @@ export interface DocumentView {
 /** What one janitor pass did. */
 export interface JanitorSummary {
   cleanups: { attempted: number; resolved: number; failed: number };
+  /** Alert webhook deliveries of this pass (all 0 without ALERT_WEBHOOK_URL). */
+  alerts: AlertDeliveryResult;
   relayed: number;
   redispatched: number;
   rolledBackOverdue: number;
@@ -98,6 +101,8 @@ export interface IngestRuntime {
   /** Throws SagaNotFoundError (404). */
   cancel(sagaId: string): Promise<{ accepted: boolean; state: string }>;
   stats(): Promise<SagaStats>;
+  /** Calls `listener` with the bytes each upload in this process stores, as they are stored (chunks already stored do not count). */
+  onUploadedBytes(listener: (bytes: number) => void): void;
   /** Throws DocumentNotFoundError (404). */
   getDocument(documentId: string): Promise<DocumentView>;
   /** Streams the stored bytes chunk by chunk. Throws DocumentNotFoundError (404). */
@@ -106,6 +111,10 @@ export interface IngestRuntime {
   startWorkers(options?: { concurrency?: number; queues?: string[] }): Promise<void>;
   /** One janitor pass: leftovers, orphan chunks, overdue/stuck sagas, undelivered transitions, stale locks. */
   janitorPass(): Promise<JanitorSummary>;
+  /** Runs one leftover's cleaner now, due or not; `attempted` is false when it is resolved already or being retried. */
+  retryCleanup(id: number): Promise<{ attempted: boolean; resolved: boolean }>;
+  /** Posts due alerts to ALERT_WEBHOOK_URL (retries with backoff); null when no webhook is configured. */
+  deliverAlerts(): Promise<AlertDeliveryResult | null>;
   checkHealth(): Promise<HealthReport>;
   /** Drains workers (running steps hand their job back), then closes connections. */
   close(): Promise<void>;

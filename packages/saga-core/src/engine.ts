@@ -13,7 +13,7 @@ import { createDispatcher } from './dispatcher.ts';
 import { SagaInputError, SagaLockedError, UnknownSagaError, toError } from './errors.ts';
 import { createFileLocks } from './file-lock.ts';
 import { handleJob, releaseOwnLeases } from './handle-job.ts';
-import { recoverLostJobs, releaseStaleLocks, retryFailedCleanups, rollBackOverdue, type Cleaner, type CleanupPassResult } from './maintenance.ts';
+import { recoverLostJobs, releaseStaleLocks, retryFailedCleanups, rollBackOverdue, type Cleaner, type CleanupPassResult, type RetryCleanupsOptions } from './maintenance.ts';
 import { migrateSagaCore } from './migrate.ts';
 import { jobIdOf, queueName, queuesOf, type JobPayload } from './queues.ts';
 import { requestRollback, type RollbackRequestResult } from './request-rollback.ts';
@@ -93,7 +93,7 @@ export interface SagaEngine {
   /** Repairs: relay outbox, re-dispatch lost jobs, roll back overdue sagas, release stale locks. */
   maintain(options?: { relayOlderThanMs?: number; idleMs?: number }): Promise<MaintenanceResult>;
   /** Retries recorded leftovers with the given cleaners, by store name. */
-  retryFailedCleanups(cleaners: Record<string, Cleaner>, options?: { limit?: number; baseBackoffMs?: number }): Promise<CleanupPassResult>;
+  retryFailedCleanups(cleaners: Record<string, Cleaner>, options?: RetryCleanupsOptions): Promise<CleanupPassResult>;
   /** Round trip to Redis over the engine's own connection (health checks). */
   pingRedis(): Promise<void>;
   on(event: 'step' | 'saga_ended', listener: (e: Record<string, unknown>) => void): void;

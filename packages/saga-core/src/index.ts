@@ -22,7 +22,7 @@ export {
 export { SAGA_STATES, LIVE_STATUSES, isLiveStatus, assertTransition, canTransition, isTerminal, statusOf, type SagaState, type SagaStatus, type StepState } from './state-machine.ts';
 export { queueName, jobIdOf, type JobPayload, type Phase } from './queues.ts';
 export { backoffDelay, isTransientInfraError, withInfraRetry } from './retry.ts';
-export type { Cleaner, CleanupPassResult, LeftoverToClean } from './maintenance.ts';
+export type { Cleaner, CleanupPassResult, LeftoverToClean, RetryCleanupsOptions } from './maintenance.ts';
 export type { RollbackRequestResult } from './request-rollback.ts';
 export type {
   JsonValue,

@@ -24,6 +24,16 @@ export interface LeftoverToClean {
 /** Removes one leftover of a store; throws when it could not. */
 export type Cleaner = (leftover: LeftoverToClean) => Promise<void>;
 
+/** Options of retryFailedCleanups. */
+export interface RetryCleanupsOptions {
+  /** Rows per pass. Default 100. */
+  limit?: number;
+  /** First retry delay of a row that failed again; doubles per attempt, capped at an hour. Default 30 000 ms. */
+  baseBackoffMs?: number;
+  /** Only these leftovers, whether due or not (an operator's retry). Default: every due one. */
+  ids?: number[];
+}
+
 /** Summary of one pass over failed_cleanups. */
 export interface CleanupPassResult {
   attempted: number;
@@ -102,7 +112,7 @@ export async function releaseStaleLocks(core: EngineCore): Promise<number> {
 }
 
 /** Retries due leftovers with their store's cleaner; exponential backoff per leftover, capped at an hour. */
-export async function retryFailedCleanups(core: EngineCore, cleaners: Record<string, Cleaner>, options: { limit?: number; baseBackoffMs?: number } = {}): Promise<CleanupPassResult> {
+export async function retryFailedCleanups(core: EngineCore, cleaners: Record<string, Cleaner>, options: RetryCleanupsOptions = {}): Promise<CleanupPassResult> {
   const limit = options.limit ?? 100;
   const base = options.baseBackoffMs ?? 30_000;
   // Claim by pushing next_attempt_at ahead, so a concurrent janitor skips these rows.
@@ -110,7 +120,8 @@ export async function retryFailedCleanups(core: EngineCore, cleaners: Record<str
     const due = await tx
       .select()
       .from(failedCleanups)
-      .where(and(isNull(failedCleanups.resolvedAt), lte(failedCleanups.nextAttemptAt, dsql`now()`)))
+      // `ids`: an operator asked for these now, due or not.
+      .where(and(isNull(failedCleanups.resolvedAt), options.ids ? inArray(failedCleanups.id, options.ids) : lte(failedCleanups.nextAttemptAt, dsql`now()`)))
       .orderBy(asc(failedCleanups.nextAttemptAt))
       .limit(limit)
       .for('update', { skipLocked: true });

@@ -34,3 +34,5 @@ export {
 export { createServiceSet, portOpen, SERVICES, type ServiceName, type ServiceSet, type ServiceSetOptions } from './service-set.ts';
 /** A FIFO whose writer waits until someone opens it: proof that a path was never opened. */
 export { createFifoTrap, type FifoTrap } from './fifo-trap.ts';
+/** Debian tools a test needs (promtool, chromium), installed when missing. */
+export { ensureDebianTool } from './debian-tool.ts';

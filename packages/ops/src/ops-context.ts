@@ -1,0 +1,36 @@
+// The connections the operator features use, apart from the runtime's: a small PostgreSQL pool and a queue reader.
+import postgres, { type Sql } from 'postgres';
+import { createQueueDepthReader, type QueueDepthReader } from './queue-depths.ts';
+
+/** Options of createOpsContext. */
+export interface OpsContextOptions {
+  databaseUrl: string;
+  redisUrl: string;
+  /** BullMQ prefix (QUEUE_PREFIX). */
+  queuePrefix: string;
+  /** The engine's queue names. */
+  queues: string[];
+  /** Pool size. Default 4: operator reads are few and must not starve the fleet's own connections. */
+  maxConnections?: number;
+}
+
+/** Shared connections of the operator features; close() releases them. */
+export interface OpsContext {
+  sql: Sql;
+  queueDepths: QueueDepthReader;
+  close(): Promise<void>;
+}
+
+/** Opens a pool (lazily connected) and a queue reader. */
+export function createOpsContext(options: OpsContextOptions): OpsContext {
+  const sql = postgres(options.databaseUrl, { max: options.maxConnections ?? 4, onnotice: () => {} });
+  const queueDepths = createQueueDepthReader({ redisUrl: options.redisUrl, prefix: options.queuePrefix, queues: options.queues });
+  return {
+    sql,
+    queueDepths,
+    async close() {
+      await queueDepths.close();
+      await sql.end({ timeout: 5 });
+    },
+  };
+}
