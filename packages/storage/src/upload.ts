@@ -20,6 +20,9 @@ import {
 } from './manifest.ts';
 import { assertSourceUnchanged, hashSourceChunks, openSource, readExactly } from './source-file.ts';
 import { type ProgressListener, type ProgressTracker, createProgressTracker } from './progress.ts';
+import { encodeChunk } from './chunk-codec.ts';
+import type { KeyProvider } from './key-provider.ts';
+import { type OperationEncoding, openOperationEncoding } from './operation-encoding.ts';
 
 /** Collaborators and tuning of an upload run (from createUploader). */
 export interface UploadDeps {
@@ -27,6 +30,7 @@ export interface UploadDeps {
   chunkStore: ChunkStore;
   concurrency: number;
   manifestPageSize: number;
+  keyProvider: KeyProvider | undefined;
   logger: Logger | undefined;
 }
 
@@ -72,6 +76,8 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
     const stats = await manifestStats(deps.db, op.id);
     return { operationId, chunkCount, totalBytes: op.sourceSize, sha256: op.sha256, chunksUploaded: 0, chunksSkipped: stats.count, resumed: true, durationMs: 0 };
   }
+  // Before the source is opened: an operation whose data key cannot be unwrapped (KEY_UNAVAILABLE) uploads nothing.
+  const encoding = await openOperationEncoding(op, deps.keyProvider);
   const ctx = { operationId: op.id, path: op.sourcePath };
   const fh = await openSource(ctx);
   try {
@@ -98,7 +104,7 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
 
     const gaps = await verifyStoredPrefix({ deps, op, fh, stats, whole, progress, checkContinue });
     const tasks = chunkTasks(gaps, stats.maxIndex + 1, chunkCount);
-    const chunksUploaded = await uploadChunks({ deps, op, fh, tasks, whole, progress, checkContinue });
+    const chunksUploaded = await uploadChunks({ deps, op, fh, tasks, whole, progress, checkContinue, encoding });
 
     const sha256 = whole.digest('hex');
     if (!(await markCompleted(deps.db, op.id, sha256))) throw cancelledError(op.id, 'the operation was cancelled');
@@ -186,11 +192,13 @@ async function uploadChunks(args: {
   whole: Hash;
   progress: ProgressTracker;
   checkContinue: () => Promise<void>;
+  encoding: OperationEncoding;
 }): Promise<number> {
   const { deps, op, progress } = args;
   const ctx = { operationId: op.id, path: op.sourcePath };
   const bufferSize = Math.min(op.chunkSize, op.sourceSize);
-  // Buffers are recycled, so memory stays at concurrency × chunk size whatever the file size.
+  // Buffers are recycled, so memory stays at concurrency × chunk size whatever the file size (plus, while a chunk is
+  // encoded, its compressed or encrypted copy: at most 2 × concurrency × chunk size).
   const free: Buffer[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
@@ -221,8 +229,22 @@ async function uploadChunks(args: {
         // Deliberately without the cancel signal: an aborted PUT can still land (a late answer, or a server that keeps
         // partial bodies) after the compensation deleted the prefix. Cancellation stops new chunks; the call timeout
         // bounds the ones in flight, and the upload returns only when they are done.
-        await deps.chunkStore.put(key, bytes, sums);
-        await commitChunk(deps.db, { operationId: op.id, chunkIndex: task.index, key, size: length, sha256: sums.sha256, md5: sums.md5 });
+        // Where the chunk's bytes become an object: compressed and encrypted here, deterministically (see chunk-codec.ts).
+        const encoded = await encodeChunk({ operationId: op.id, index: task.index }, bytes, sums, args.encoding);
+        await deps.chunkStore.put(key, encoded.body, encoded.stored);
+        await commitChunk(deps.db, {
+          operationId: op.id,
+          chunkIndex: task.index,
+          key,
+          size: length,
+          sha256: sums.sha256,
+          md5: sums.md5,
+          codec: encoded.codec,
+          nonce: encoded.nonce,
+          storedSize: encoded.storedSize,
+          storedSha256: encoded.stored.sha256,
+          storedMd5: encoded.stored.md5,
+        });
       };
       const settled: Promise<void> = putAndCommit().then(
         () => {

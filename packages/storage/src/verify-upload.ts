@@ -8,7 +8,9 @@ import { forEachBounded } from './bounded.ts';
 import { expectedHex } from './checksums.ts';
 import { chunkCountFor } from './chunk-layout.ts';
 import { createManifestChecker } from './manifest-check.ts';
-import { type ManifestRow, type OperationRecord, manifestRows, requireOperation } from './manifest.ts';
+import { type ManifestRow, type OperationRecord, manifestRows, requireOperation, storedChecksums } from './manifest.ts';
+import type { KeyProvider } from './key-provider.ts';
+import { openOperationCipher } from './operation-encoding.ts';
 import { hashSourceChunks, openSource, statSource } from './source-file.ts';
 
 /** What the gate proved. */
@@ -26,6 +28,7 @@ export interface VerifyDeps {
   /** Parallel HEAD calls. */
   parallelism: number;
   manifestPageSize: number;
+  keyProvider: KeyProvider | undefined;
   logger: Logger | undefined;
 }
 
@@ -47,16 +50,19 @@ export async function verifyUpload(deps: VerifyDeps, operationId: string, option
     throw new StorageError('UPLOAD_INCOMPLETE', `verify ${operationId}: the upload is ${op.status}, not completed`, { operationId });
   }
 
-  // 2. The source still has the size it was uploaded with.
+  // 2. An encrypted document can be read back: its data key still unwraps (KEY_UNAVAILABLE, CHUNK_AUTH_FAILED otherwise).
+  await openOperationCipher(op, deps.keyProvider);
+
+  // 3. The source still has the size it was uploaded with.
   const source = await statSource({ operationId, path: op.sourcePath });
   if (checker.totalBytes !== source.size) {
     throw fail('SIZE_MISMATCH', `manifest totals ${checker.totalBytes} bytes, source ${op.sourcePath} is now ${source.size} bytes`);
   }
 
-  // 3. What the server stored: each chunk's size and checksum as the server reports them (or as read back).
+  // 4. What the server stored: each chunk's size and checksum as the server reports them (or as read back).
   await forEachBounded(manifestRows(deps.db, op.id, deps.manifestPageSize), deps.parallelism, (row) => checkStoredChunk(deps, row, fail, options.signal));
 
-  // 4. The source, hashed again, is what was uploaded; per-chunk hashes name the first chunk that differs.
+  // 5. The source, hashed again, is what was uploaded; per-chunk hashes name the first chunk that differs.
   await checkSourceHash(deps, op, fail);
 
   log?.info({ chunkCount: expectedCount, totalBytes: op.sourceSize }, 'upload verified');
@@ -67,13 +73,15 @@ type Fail = (code: 'CHUNK_COUNT_MISMATCH' | 'SIZE_MISMATCH' | 'HASH_MISMATCH', m
 
 async function checkStoredChunk(deps: VerifyDeps, row: ManifestRow, fail: Fail, signal: AbortSignal | undefined): Promise<void> {
   const callOptions = signal ? { signal } : {};
+  // The object's bytes are compared with what was stored (compressed, encrypted), not with the source.
+  const want = storedChecksums(row);
   const stored = await deps.chunkStore.head(row.key, callOptions);
   if (!stored) throw fail('CHUNK_COUNT_MISMATCH', `chunk ${row.chunkIndex} (${row.key}) is missing on the server`, row);
-  if (stored.size !== row.size) {
-    throw fail('SIZE_MISMATCH', `chunk ${row.chunkIndex} (${row.key}): expected ${row.size} bytes, server stores ${stored.size}`, row);
+  if (stored.size !== want.size) {
+    throw fail('SIZE_MISMATCH', `chunk ${row.chunkIndex} (${row.key}): expected ${want.size} bytes, server stores ${stored.size}`, row);
   }
   if (stored.checksum) {
-    const expected = expectedHex(row, stored.checksum.algorithm);
+    const expected = expectedHex(want, stored.checksum.algorithm);
     if (stored.checksum.hex !== expected) {
       throw fail('HASH_MISMATCH', `chunk ${row.chunkIndex} (${row.key}): expected ${stored.checksum.algorithm} ${expected}, server reports ${stored.checksum.hex}`, row);
     }
@@ -81,8 +89,8 @@ async function checkStoredChunk(deps: VerifyDeps, row: ManifestRow, fail: Fail, 
   }
   // The server reports no checksum we can compare (e.g. a KMS-encrypted object on a server without SHA-256 support): read it back.
   const read = await deps.chunkStore.hash(row.key, callOptions);
-  if (read.size !== row.size || read.sha256 !== row.sha256) {
-    throw fail('HASH_MISMATCH', `chunk ${row.chunkIndex} (${row.key}): expected ${row.size} bytes sha256 ${row.sha256}, read back ${read.size} bytes sha256 ${read.sha256}`, row);
+  if (read.size !== want.size || read.sha256 !== want.sha256) {
+    throw fail('HASH_MISMATCH', `chunk ${row.chunkIndex} (${row.key}): expected ${want.size} bytes sha256 ${want.sha256}, read back ${read.size} bytes sha256 ${read.sha256}`, row);
   }
 }
 
