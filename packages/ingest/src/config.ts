@@ -1,5 +1,6 @@
 // The environment of DESIGN.md §5, parsed and validated in one place for every app.
 import { z } from 'zod';
+import { ENCRYPTION_POLICIES, parseKeyList } from '@ingest/storage';
 import { ConfigError } from './errors.ts';
 
 const bool = z
@@ -49,6 +50,12 @@ const schema = z.object({
   EMBEDDING_DIMENSIONS: int(8).max(4096).default(256),
   ORPHAN_GRACE_SECONDS: int(0).default(3600),
   STUCK_AFTER_SECONDS: int(1).default(120),
+  // Encoding at rest (packages/storage: chunk-codec.ts, README "Encoding at rest").
+  COMPRESSION_LEVEL: int(0).max(19).default(3),
+  COMPRESSION_MIN_SAVINGS_PERCENT: int(0).max(99).default(10),
+  ENCRYPT_AT_REST: z.enum(ENCRYPTION_POLICIES).default('confidential'),
+  ENCRYPTION_KEYS: z.string().optional(),
+  ENCRYPTION_ACTIVE_KEY_ID: z.string().optional(),
 });
 
 /** Every setting, typed. Secrets are kept out of logs by `redactedConfig`. */
@@ -66,10 +73,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   if (parsed.data.CHUNK_SIZE_BYTES > 5 * 1024 ** 3) throw new ConfigError(['CHUNK_SIZE_BYTES: must be at most 5 GiB']);
+  const keyProblem = checkKeyConfig(parsed.data);
+  if (keyProblem) throw new ConfigError([keyProblem]);
   return parsed.data;
 }
 
-const SECRET_KEYS = new Set(['INTERNAL_TOKEN', 'S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID', 'EMBEDDINGS_API_KEY']);
+/** The key-encryption keys parse, and the active one is among them; the problem names ids only, never key material. */
+function checkKeyConfig(config: { ENCRYPTION_KEYS?: string | undefined; ENCRYPTION_ACTIVE_KEY_ID?: string | undefined; ENCRYPT_AT_REST: string }): string | undefined {
+  let ids: string[] = [];
+  try {
+    ids = config.ENCRYPTION_KEYS ? [...parseKeyList(config.ENCRYPTION_KEYS).keys()] : [];
+  } catch (err) {
+    return (err as Error).message.replace(/^invalid option /, '');
+  }
+  const active = config.ENCRYPTION_ACTIVE_KEY_ID;
+  if (active !== undefined && !ids.includes(active)) return `ENCRYPTION_ACTIVE_KEY_ID: key ${active} is not in ENCRYPTION_KEYS`;
+  if (active === undefined && ids.length > 0) return 'ENCRYPTION_ACTIVE_KEY_ID: required when ENCRYPTION_KEYS is set';
+  if (config.ENCRYPT_AT_REST === 'always' && active === undefined) return 'ENCRYPT_AT_REST: always needs ENCRYPTION_KEYS and ENCRYPTION_ACTIVE_KEY_ID';
+  return undefined;
+}
+
+const SECRET_KEYS = new Set(['INTERNAL_TOKEN', 'S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID', 'EMBEDDINGS_API_KEY', 'ENCRYPTION_KEYS']);
 
 /** The configuration with secrets and URL passwords masked, safe to log. */
 export function redactedConfig(config: IngestConfig): Record<string, unknown> {

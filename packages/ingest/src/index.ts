@@ -1,6 +1,7 @@
 // @ingest/ingest: the document-ingestion saga and the runtime that producer, worker and janitor share.
 export { createIngestRuntime, type IngestRuntimeOptions } from './runtime.ts';
 export { loadConfig, redactedConfig, type IngestConfig } from './config.ts';
+export { encodingFromConfig, keyProviderFromConfig } from './at-rest-encoding.ts';
 export { parseIngestRequest, type IngestRequest } from './request.ts';
 export { resolveSource, type ResolvedSource, type SourceLimits } from './source-path.ts';
 export { INGEST_SAGA, INGEST_STEPS, ingestSaga, type IngestInput, type IngestSagaDeps } from './ingest-saga.ts';

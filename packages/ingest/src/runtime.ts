@@ -8,6 +8,7 @@ import type { IngestConfig } from './config.ts';
 import { DocumentNotFoundError } from './errors.ts';
 import { INGEST_SAGA, ingestSaga, type IngestInput } from './ingest-saga.ts';
 import { reapOrphanChunks } from './orphan-reaper.ts';
+import { encodingFromConfig } from './at-rest-encoding.ts';
 import { parseIngestRequest } from './request.ts';
 import { resolveSource } from './source-path.ts';
 import { toIngestionStatus } from './status.ts';
@@ -65,6 +66,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     concurrency: config.UPLOAD_CONCURRENCY,
     keyPrefix: CHUNK_PREFIX,
     logger,
+    encoding: encodingFromConfig(config),
   });
   const stores = createDownstreamStores(config, {
     relational: client(storeUrls.relational),

@@ -241,9 +241,8 @@ async function uploadChunks(args: {
           md5: sums.md5,
           codec: encoded.codec,
           nonce: encoded.nonce,
-          storedSize: encoded.storedSize,
-          storedSha256: encoded.stored.sha256,
-          storedMd5: encoded.stored.md5,
+          // Null stored columns mean "stored as the source": a plain chunk's row reads as it did before encoding existed.
+          ...(encoded.body === bytes ? {} : { storedSize: encoded.storedSize, storedSha256: encoded.stored.sha256, storedMd5: encoded.stored.md5 }),
         });
       };
       const settled: Promise<void> = putAndCommit().then(
