@@ -70,6 +70,22 @@ function additionalData(id: ChunkIdentity, codec: ChunkCodec, sourceSize: number
   return Buffer.from(`ingest-chunk/v1\0${id.operationId}\0${id.index}\0${codec}\0${sourceSize}`);
 }
 
+const SAMPLE_SLICES = 4;
+const SAMPLE_SLICE_BYTES = 16 * 1024;
+
+/**
+ * Whether compressing the whole chunk is worth trying: zstd level 1 over four 16 KiB slices spread across the chunk
+ * must save at least half the margin. Incompressible chunks (media, archives, ciphertext) then cost about 1/100 of a
+ * full compression. Lenient on purpose: small slices compress worse than the whole chunk does.
+ */
+async function samplePays(source: Uint8Array, compression: CompressionSettings): Promise<boolean> {
+  if (source.byteLength < 4 * SAMPLE_SLICES * SAMPLE_SLICE_BYTES) return true;
+  const stride = Math.floor(source.byteLength / SAMPLE_SLICES);
+  const sample = Buffer.concat(Array.from({ length: SAMPLE_SLICES }, (_, k) => source.subarray(k * stride, k * stride + SAMPLE_SLICE_BYTES)));
+  const probe = await compress(sample, { params: { [constants.ZSTD_c_compressionLevel]: 1 } });
+  return probe.byteLength * 100 <= sample.byteLength * (100 - compression.minSavingsPercent / 2);
+}
+
 /** Encodes one chunk. `sourceSums` are the source bytes' checksums, already computed by the caller. */
 export async function encodeChunk(
   id: ChunkIdentity,
@@ -79,7 +95,7 @@ export async function encodeChunk(
 ): Promise<EncodedChunk> {
   let codec: ChunkCodec = 'raw';
   let payload: Uint8Array = source;
-  if (settings.compression && source.byteLength > 0) {
+  if (settings.compression && source.byteLength > 0 && (await samplePays(source, settings.compression))) {
     // zlib's async API runs on the libuv thread pool: chunks in flight compress in parallel, off the event loop.
     const frame = await compress(source, {
       params: { [constants.ZSTD_c_compressionLevel]: settings.compression.level },
