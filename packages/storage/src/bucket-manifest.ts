@@ -88,8 +88,10 @@ export async function writeBucketManifest(chunkStore: ChunkStore, manifest: Buck
 
 /** Reads and validates a manifest object; METADATA_CORRUPT when it is not one. Undefined when there is none. */
 export async function readBucketManifest(chunkStore: ChunkStore, key: string, options: ChunkCallOptions = {}): Promise<BucketManifest | undefined> {
-  if (!(await chunkStore.exists(key, options))) return undefined;
-  const body = await chunkStore.read(key, { ...options, maxBytes: MAX_MANIFEST_BYTES });
+  const head = await chunkStore.head(key, options);
+  if (!head) return undefined;
+  if (head.size > MAX_MANIFEST_BYTES) throw new StorageError('METADATA_CORRUPT', `${key} is ${head.size} bytes, more than a manifest object can be`, { key });
+  const body = await chunkStore.read(key, { ...options, maxBytes: head.size });
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));

@@ -258,15 +258,16 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
 
     async read(key, callOptions) {
       const body = await getBody(key, callOptions);
-      const pieces: Uint8Array[] = [];
+      // One buffer of the expected size, filled as pieces arrive: the pieces are garbage at once, never held beside a copy.
+      const out = Buffer.allocUnsafe(callOptions.maxBytes);
       let size = 0;
       for await (const piece of body) {
-        size += piece.byteLength;
         // Stop reading at once: a server (or an attacker) must not make us buffer more than one chunk's worth.
-        if (size > callOptions.maxBytes) throw new StorageError('SIZE_MISMATCH', `${key}: the server sent more than the ${callOptions.maxBytes} bytes expected`, { key });
-        pieces.push(piece);
+        if (size + piece.byteLength > callOptions.maxBytes) throw new StorageError('SIZE_MISMATCH', `${key}: the server sent more than the ${callOptions.maxBytes} bytes expected`, { key });
+        out.set(piece, size);
+        size += piece.byteLength;
       }
-      return Buffer.concat(pieces, size);
+      return out.subarray(0, size);
     },
 
     breakerState: () => guard.state(),

@@ -20,7 +20,7 @@ import {
 } from './manifest.ts';
 import { assertSourceUnchanged, hashSourceChunks, openSource, readExactly } from './source-file.ts';
 import { type ProgressListener, type ProgressTracker, createProgressTracker } from './progress.ts';
-import { encodeChunk } from './chunk-codec.ts';
+import { encodeChunk, maxStoredSize } from './chunk-codec.ts';
 import type { KeyProvider } from './key-provider.ts';
 import { type OperationEncoding, openOperationEncoding } from './operation-encoding.ts';
 
@@ -197,9 +197,9 @@ async function uploadChunks(args: {
   const { deps, op, progress } = args;
   const ctx = { operationId: op.id, path: op.sourcePath };
   const bufferSize = Math.min(op.chunkSize, op.sourceSize);
-  // Buffers are recycled, so memory stays at concurrency × chunk size whatever the file size (plus, while a chunk is
-  // encoded, its compressed or encrypted copy: at most 2 × concurrency × chunk size).
-  const free: Buffer[] = [];
+  // Buffers are recycled, so memory stays at concurrency × chunk size whatever the file size; an encrypted operation
+  // recycles a ciphertext buffer with each (2 × concurrency × chunk size); a zstd frame is one more, smaller, copy.
+  const free: { source: Buffer; scratch: Buffer | undefined }[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   let uploaded = 0;
@@ -210,7 +210,8 @@ async function uploadChunks(args: {
       if (failure) break;
       // Checked after waiting for a free slot, so a cancellation during that wait starts no further chunk.
       await args.checkContinue();
-      const buffer = free.pop() ?? Buffer.allocUnsafe(bufferSize);
+      const slot = free.pop() ?? { source: Buffer.allocUnsafe(bufferSize), scratch: args.encoding.cipher ? Buffer.allocUnsafe(maxStoredSize(bufferSize)) : undefined };
+      const buffer = slot.source;
       const length = chunkLengthAt(task.index, op.sourceSize, op.chunkSize);
       const bytes = buffer.subarray(0, length);
       await readExactly(args.fh, bytes, task.index * op.chunkSize, ctx);
@@ -230,7 +231,7 @@ async function uploadChunks(args: {
         // partial bodies) after the compensation deleted the prefix. Cancellation stops new chunks; the call timeout
         // bounds the ones in flight, and the upload returns only when they are done.
         // Where the chunk's bytes become an object: compressed and encrypted here, deterministically (see chunk-codec.ts).
-        const encoded = await encodeChunk({ operationId: op.id, index: task.index }, bytes, sums, args.encoding);
+        const encoded = await encodeChunk({ operationId: op.id, index: task.index }, bytes, sums, args.encoding, slot.scratch);
         await deps.chunkStore.put(key, encoded.body, encoded.stored);
         await commitChunk(deps.db, {
           operationId: op.id,
@@ -247,7 +248,7 @@ async function uploadChunks(args: {
       };
       const settled: Promise<void> = putAndCommit().then(
         () => {
-          free.push(buffer);
+          free.push(slot);
           uploaded += 1;
           progress.uploaded(length);
           progress.emit('uploading');
