@@ -20,6 +20,7 @@ export interface ErrorResponse {
 
 const SOURCE_REJECTED = new Set(['PATH_OUTSIDE_ROOT', 'SOURCE_NOT_FOUND', 'NOT_A_REGULAR_FILE', 'SOURCE_TOO_LARGE', 'SOURCE_TOO_SMALL']);
 const NOT_FOUND = new Set(['SAGA_NOT_FOUND', 'DOCUMENT_NOT_FOUND']);
+const STORED_BYTES_REFUSED = new Set(['CHUNK_AUTH_FAILED', 'CHUNK_CORRUPT', 'HASH_MISMATCH', 'SIZE_MISMATCH']);
 // Fastify's own answers when the body is not a JSON document: the client sent no usable request.
 const BODY_NOT_JSON = new Set(['FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CTP_EMPTY_JSON_BODY', 'FST_ERR_CTP_INVALID_MEDIA_TYPE']);
 
@@ -44,6 +45,10 @@ export function toErrorResponse(err: unknown): ErrorResponse {
     return answer(409, 'LOCKED', e.message, holder === undefined ? {} : { holderSagaId: holder });
   }
   if (NOT_FOUND.has(e.code)) return answer(404, e.code, e.message);
+  // Encoding at rest: a key-encryption key this process does not hold, or stored bytes that fail their checks, are
+  // reported by their code (messages name key ids and chunk keys, never key material), not as an internal error.
+  if (e.code === 'KEY_UNAVAILABLE' && e.name === 'StorageError') return answer(503, e.code, e.message);
+  if (STORED_BYTES_REFUSED.has(e.code) && e.name === 'StorageError') return answer(500, e.code, e.message);
   // Other client errors fastify raises itself (bad header, unsupported method) keep their status.
   const status = numberProp(err, 'statusCode');
   if (status !== undefined && status >= 400 && status < 500 && e.code.startsWith('FST_')) return answer(status, e.code, e.message);
