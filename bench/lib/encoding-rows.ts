@@ -147,7 +147,10 @@ export async function runEncodingRows(o: EncodingRowsOptions): Promise<void> {
   process.stdout.write(`${table}\n`);
   const adaptive = rows.find((r) => r.content === 'random' && r.name === 'adaptive zstd-3')!;
   const overhead = (median(adaptive.ms) / median(plain('random').ms) - 1) * 100;
-  const targets = [`adaptive zstd on random bytes at most 5% slower than plain chunks: ${fmt(overhead)}% — ${overhead <= 5 ? 'met' : 'missed'}`];
+  const cpuOverhead = (median(adaptive.cpuMs) / median(plain('random').cpuMs) - 1) * 100;
+  const targets = [
+    `adaptive zstd on random bytes at most 5% slower than plain chunks: wall clock ${fmt(overhead)}%, client CPU ${fmt(cpuOverhead)}% — ${overhead <= 5 && cpuOverhead <= 5 ? 'met' : 'missed'}`,
+  ];
   process.stdout.write(`${targets.map((t) => `- ${t}`).join('\n')}\n`);
   if (!o.write) return;
   const body = [
@@ -172,7 +175,9 @@ export async function runEncodingRows(o: EncodingRowsOptions): Promise<void> {
 }
 
 const NOTES = [
-  'Where the CPU goes: zstd runs on the libuv thread pool (zlib\'s async API), so chunks in flight compress in parallel and off the event loop; AES-GCM and the SHA-256/MD5 of the stored bytes run on the event loop (AES-NI makes GCM the cheapest of them). With 4 chunks in flight the event loop was not the bottleneck in these runs, so nothing moved to worker threads: the client CPU column is the figure to watch if it ever binds.',
-  'Incompressible chunks cost a 64 KiB sample (zstd-1 over four 16 KiB slices), not a full compression: that is what keeps the adaptive path close to plain on random bytes.',
-  'Memory: an encoded chunk exists twice while it is in flight (source buffer and encoded copy), so the bound is about 2 × chunk size × concurrency; read-back holds one stored and one decoded chunk at a time.',
+  'Read the CPU column first. On a 2-core machine shared with other work at a load of 10–25 (s3rver and PostgreSQL on the same cores) the wall clock of one upload varies by ±25% from run to run (plain random ranged 17.6–21.9 MB/s), more than the effects measured; CPU seconds per GiB are stable: adaptive zstd on random bytes costs +0.6% CPU over plain.',
+  'Where the CPU goes: zstd runs on the libuv thread pool (zlib\'s async API), so chunks in flight compress in parallel and off the event loop. Encryption adds, per GiB and measured alone in one process on this CPU: AES-256-GCM 0.8 s, the ciphertext\'s SHA-256 0.9 s and its MD5 1.9 s (the MD5 is the Content-MD5 of the PUT and what servers that report only an MD5 ETag, s3rver among them, are checked against). In the runs above, under load, encryption added 7.8 s/GiB against these 3.6 s measured alone. With 2 cores and the server on them there is no idle core for worker threads to use, so nothing moved there; on a worker with idle cores the next steps are hashing in a worker pool, or dropping the ciphertext MD5 where the server reports SHA-256 checksums.',
+  'Incompressible chunks cost a 64 KiB sample (zstd-1 over four 16 KiB slices), not a full compression (30–100 ms per 8 MiB chunk here): that is what keeps the adaptive path at plain\'s cost on random bytes.',
+  'The text ratio is that of declaration files (the DOM\'s are very repetitive); prose would compress less (not measured here).',
+  'Memory: an encrypted chunk in flight is its source buffer plus a recycled ciphertext buffer, a compressed one its source plus a smaller zstd frame, so the bound is 2 × chunk size × concurrency (64 MiB at the defaults); read-back holds one stored and one decoded chunk at a time.',
 ];
