@@ -50,7 +50,7 @@ describe('upload memory', () => {
     expect((await u.deleteOperationChunks(operationId)).failedDeletions).toEqual([]);
   });
 
-  it('encrypted: uploads 512 MiB adding at most 2 × chunk × concurrency + 64 MB, reads it back adding at most 3 chunks + 64 MB', async () => {
+  it('encrypted: uploads 512 MiB adding at most 2 × chunk × concurrency + 96 MB, reads it back adding at most 3 chunks + 96 MB', async () => {
     const size = 512 * MiB;
     const file = path.join(f.dir, 'sparse-encrypted.bin');
     await writeFile(file, '');
@@ -71,8 +71,10 @@ describe('upload memory', () => {
     // Upload and gate: each chunk in flight exists as source and as ciphertext. Read-back: one stored and one decrypted chunk.
     const uploadAdded = mb(done.uploadPeakRssKb) - mb(done.baselineRssKb);
     const readAdded = mb(done.peakRssKb) - mb(done.readBackBaselineKb);
-    const uploadBound = (2 * 8 * MiB * 4) / 1e6 + 64;
-    const readBound = (3 * 8 * MiB) / 1e6 + 64;
+    // GCM's update() output pieces are short-lived buffers outside the V8 heap, which V8 collects only once about 64 MB
+    // of them accumulate: 32 MB more slack than the plain upload's bound. A leak that grows with the file (512 MiB) still fails.
+    const uploadBound = (2 * 8 * MiB * 4) / 1e6 + 96;
+    const readBound = (3 * 8 * MiB) / 1e6 + 96;
     console.info(
       `512 MiB encrypted: upload added ${uploadAdded.toFixed(0)} MB (bound ${uploadBound.toFixed(0)}), read-back added ${readAdded.toFixed(0)} MB (bound ${readBound.toFixed(0)})`,
     );
