@@ -2,7 +2,8 @@
 // row per chunk) against @aws-sdk/lib-storage's Upload of the same file to the same server with the same part size and
 // queue size, and sha256sum of the file (the hashing floor). Each upload runs in a child process whose peak RSS is read
 // from /proc/self/status (VmHWM), reset after start-up so that the upload's own peak is seen apart from module loading.
-// Usage: npm run bench:upload -- [--runs N] [--no-write]   (or BENCH_RUNS); needs `eval "$(bash infra/services.sh --env)"`.
+// Usage: npm run bench:upload -- [--runs N] [--no-write] [--only plain|encoding]   (or BENCH_RUNS); needs `eval "$(bash infra/services.sh --env)"`.
+// The encoding rows (bench/lib/encoding-rows.ts) compare plain chunks with compressed and encrypted ones in the same run.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { hasFlag, intOption, requireServiceEnv } from './lib/cli.ts';
 import { fmt, markdownTable, upsertSection } from './lib/report.ts';
 import { createScratchDatabase } from './lib/scratch.ts';
 import { percentile } from './lib/stats.ts';
+import { type EncodingVariant, runEncodingRows } from './lib/encoding-rows.ts';
 
 const MiB = 1024 * 1024;
 const SIZES = [64 * MiB, 1024 * MiB];
@@ -39,6 +41,8 @@ interface ChildInput {
   file: string;
   key: string;
   databaseUrl: string;
+  /** Encoding at rest for 'ours': zstd level (0 off) and whether the document is encrypted (under a random KEK). */
+  encoding?: EncodingVariant;
 }
 
 interface ChildOutput {
@@ -77,9 +81,16 @@ async function runChild(input: ChildInput): Promise<void> {
     const { createChunkStore, createUploader } = await import('@ingest/storage');
     const sql = postgres(input.databaseUrl, { max: 2, onnotice: () => undefined });
     const chunkStore = createChunkStore({ client, bucket: settings.bucket });
-    const uploader = createUploader({ sql, chunkStore, chunkSizeBytes: PART_SIZE, concurrency: QUEUE_SIZE, keyPrefix: 'bench/' });
+    const { createLocalKeyProvider } = await import('@ingest/storage');
+    const encoding = input.encoding
+      ? {
+          compressionLevel: input.encoding.compressionLevel,
+          keyProvider: createLocalKeyProvider({ keys: new Map([['bench', randomBytes(32)]]), activeKeyId: 'bench' }),
+        }
+      : undefined;
+    const uploader = createUploader({ sql, chunkStore, chunkSizeBytes: PART_SIZE, concurrency: QUEUE_SIZE, keyPrefix: 'bench/', ...(encoding ? { encoding } : {}) });
     upload = async () => {
-      await uploader.createOperation({ operationId: input.key, owner: 'bench', sourcePath: input.file });
+      await uploader.createOperation({ operationId: input.key, owner: 'bench', sourcePath: input.file, ...(input.encoding?.encrypt ? { securityLevel: 'confidential' } : {}) });
       return (await uploader.upload(input.key)).sha256;
     };
     close = async () => {
@@ -151,6 +162,13 @@ async function main(): Promise<void> {
 
   const runs = intOption(argv, '--runs', 'BENCH_RUNS', 3);
   const write = !hasFlag(argv, '--no-write');
+  const onlyAt = argv.indexOf('--only');
+  const only = onlyAt >= 0 ? argv[onlyAt + 1] : undefined;
+  if (only !== undefined && only !== 'plain' && only !== 'encoding') throw new Error('--only takes plain or encoding');
+  if (only !== 'plain') {
+    await runEncodingRows({ runs, write, root: ROOT, spawn: (input) => spawnChild(input, []), sha256sum: (file) => sha256sum(file).hex, writeRandomFile });
+    if (only === 'encoding') return;
+  }
   const databaseUrl = requireServiceEnv('DATABASE_URL');
   requireServiceEnv('S3_ENDPOINT');
   const { createChunkStore, createUploader, migrateStorage } = await import('@ingest/storage');

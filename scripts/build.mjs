@@ -14,6 +14,7 @@ const APPS = {
   worker: ['main'],
   janitor: ['main'],
   checker: ['main'],
+  'storage-admin': ['recover-main', 'rotate-keys-main'],
 };
 const BUNDLED = /^(@ingest\/|drizzle-orm(\/|$))/;
 

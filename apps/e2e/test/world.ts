@@ -147,6 +147,9 @@ export async function createE2eWorld(settings: Record<string, string> = {}): Pro
     STEP_LEASE_MS: '3000',
     EMBEDDING_DIMENSIONS: '32',
     WORKER_CONCURRENCY: '2',
+    // Confidential documents are always encrypted: every world has a key-encryption key of its own.
+    ENCRYPTION_KEYS: `e2e-kek:${randomBytes(32).toString('base64')}`,
+    ENCRYPTION_ACTIVE_KEY_ID: 'e2e-kek',
     ...settings,
   };
   const env = { ...base, S3_ENDPOINT: s3Proxy.endpoint };

@@ -22,6 +22,7 @@ const SOURCE_REJECTED = new Set(['PATH_OUTSIDE_ROOT', 'SOURCE_NOT_FOUND', 'NOT_A
 const NOT_FOUND = new Set(['SAGA_NOT_FOUND', 'DOCUMENT_NOT_FOUND', 'CLEANUP_NOT_FOUND', 'DEAD_LETTER_NOT_FOUND']);
 // The operator's action conflicts with the current state: a queue this fleet does not consume, a retry in progress.
 const CONFLICT = new Set(['UNKNOWN_QUEUE', 'CLEANUP_BUSY']);
+const STORED_BYTES_REFUSED = new Set(['CHUNK_AUTH_FAILED', 'CHUNK_CORRUPT', 'HASH_MISMATCH', 'SIZE_MISMATCH']);
 // Fastify's own answers when the body is not a JSON document: the client sent no usable request.
 const BODY_NOT_JSON = new Set(['FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CTP_EMPTY_JSON_BODY', 'FST_ERR_CTP_INVALID_MEDIA_TYPE']);
 
@@ -47,6 +48,10 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   }
   if (NOT_FOUND.has(e.code)) return answer(404, e.code, e.message);
   if (CONFLICT.has(e.code)) return answer(409, e.code, e.message);
+  // Encoding at rest: a key-encryption key this process does not hold, or stored bytes that fail their checks, are
+  // reported by their code (messages name key ids and chunk keys, never key material), not as an internal error.
+  if (e.code === 'KEY_UNAVAILABLE' && e.name === 'StorageError') return answer(503, e.code, e.message);
+  if (STORED_BYTES_REFUSED.has(e.code) && e.name === 'StorageError') return answer(500, e.code, e.message);
   // Other client errors fastify raises itself (bad header, unsupported method) keep their status.
   const status = numberProp(err, 'statusCode');
   if (status !== undefined && status >= 400 && status < 500 && e.code.startsWith('FST_')) return answer(status, e.code, e.message);

@@ -18,6 +18,13 @@ describe('toErrorResponse', () => {
     expect(r.body.error).toMatchObject({ code: 'PATH_OUTSIDE_ROOT', fields: [{ field: 'textPath', message: 'textPath is outside SOURCE_ROOT' }] });
   });
 
+  it('maps encoding-at-rest refusals by their code: a missing key-encryption key 503, refused stored bytes 500', () => {
+    const storageError = (code: string, message: string) => Object.assign(new Error(message), { name: 'StorageError', code });
+    const key = toErrorResponse(storageError('KEY_UNAVAILABLE', 'key-encryption key k1 is not configured'));
+    expect(key).toMatchObject({ statusCode: 503, internal: false, body: { error: { code: 'KEY_UNAVAILABLE', message: 'key-encryption key k1 is not configured' } } });
+    expect(toErrorResponse(storageError('CHUNK_AUTH_FAILED', 'chunk 3 does not authenticate'))).toMatchObject({ statusCode: 500, body: { error: { code: 'CHUNK_AUTH_FAILED' } } });
+  });
+
   it('maps SagaLockedError to 409 naming the holder saga', () => {
     const holder = '0b7f1c2e-8d5a-4c61-9f3e-2a1b0c9d8e7f';
     const r = toErrorResponse(new SagaLockedError('file:/data/a.bin', holder));

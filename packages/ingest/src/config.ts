@@ -1,5 +1,6 @@
 // The environment of DESIGN.md §5, parsed and validated in one place for every app.
 import { z } from 'zod';
+import { ENCRYPTION_POLICIES, parseKeyList } from '@ingest/storage';
 import { ConfigError } from './errors.ts';
 
 const bool = z
@@ -60,6 +61,12 @@ const schema = z.object({
   ALERT_WEBHOOK_FORMAT: z.enum(['json', 'slack']).default('json'),
   ALERT_RETRY_BACKOFF_MS: int(1).default(5000),
   ALERT_DELIVERY_INTERVAL_MS: int(0).default(5000),
+  // Encoding at rest (packages/storage: chunk-codec.ts, README "Encoding at rest").
+  COMPRESSION_LEVEL: int(0).max(19).default(3),
+  COMPRESSION_MIN_SAVINGS_PERCENT: int(0).max(99).default(10),
+  ENCRYPT_AT_REST: z.enum(ENCRYPTION_POLICIES).default('confidential'),
+  ENCRYPTION_KEYS: z.string().optional(),
+  ENCRYPTION_ACTIVE_KEY_ID: z.string().optional(),
 });
 
 /** Every setting, typed. Secrets are kept out of logs by `redactedConfig`. */
@@ -81,11 +88,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if ((parsed.data.S3_ACCESS_KEY_ID === undefined) !== (parsed.data.S3_SECRET_ACCESS_KEY === undefined)) {
     throw new ConfigError(['S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: set both, or neither to use the AWS credential chain']);
   }
+  const keyProblem = checkKeyConfig(parsed.data);
+  if (keyProblem) throw new ConfigError([keyProblem]);
   return parsed.data;
 }
 
+/** The key-encryption keys parse, and the active one is among them; the problem names ids only, never key material. */
+function checkKeyConfig(config: { ENCRYPTION_KEYS?: string | undefined; ENCRYPTION_ACTIVE_KEY_ID?: string | undefined; ENCRYPT_AT_REST: string }): string | undefined {
+  let ids: string[] = [];
+  try {
+    ids = config.ENCRYPTION_KEYS ? [...parseKeyList(config.ENCRYPTION_KEYS).keys()] : [];
+  } catch (err) {
+    return (err as Error).message.replace(/^invalid option /, '');
+  }
+  const active = config.ENCRYPTION_ACTIVE_KEY_ID;
+  if (active !== undefined && !ids.includes(active)) return `ENCRYPTION_ACTIVE_KEY_ID: key ${active} is not in ENCRYPTION_KEYS`;
+  if (active === undefined && ids.length > 0) return 'ENCRYPTION_ACTIVE_KEY_ID: required when ENCRYPTION_KEYS is set';
+  if (config.ENCRYPT_AT_REST === 'always' && active === undefined) return 'ENCRYPT_AT_REST: always needs ENCRYPTION_KEYS and ENCRYPTION_ACTIVE_KEY_ID';
+  return undefined;
+}
+
 // A webhook URL is a credential (Slack's carry their secret in the path).
-const SECRET_KEYS = new Set(['INTERNAL_TOKEN', 'INTERNAL_TOKENS', 'S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID', 'EMBEDDINGS_API_KEY', 'ALERT_WEBHOOK_URL']);
+const SECRET_KEYS = new Set(['INTERNAL_TOKEN', 'INTERNAL_TOKENS', 'S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID', 'EMBEDDINGS_API_KEY', 'ALERT_WEBHOOK_URL', 'ENCRYPTION_KEYS']);
 
 /** The configuration with secrets and URL passwords masked, safe to log. */
 export function redactedConfig(config: IngestConfig): Record<string, unknown> {

@@ -2,6 +2,7 @@
 export { createIngestRuntime, type IngestRuntimeOptions } from './runtime.ts';
 export { startIngestRuntime, type StartRuntimeOptions } from './start-runtime.ts';
 export { loadConfig, redactedConfig, type IngestConfig } from './config.ts';
+export { encodingFromConfig, keyProviderFromConfig } from './at-rest-encoding.ts';
 export { parseIngestRequest, type IngestRequest } from './request.ts';
 export { resolveSource, type ResolvedSource, type SourceLimits } from './source-path.ts';
 export { INGEST_SAGA, INGEST_STEPS, ingestSaga, type IngestInput, type IngestSagaDeps } from './ingest-saga.ts';

@@ -114,7 +114,15 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
         state: 'initialized',
         retry: storeRetry,
         async action(ctx) {
-          const op = await storage(() => uploader.createOperation({ operationId: ctx.input.operationId, owner: ctx.sagaId, sourcePath: ctx.input.sourcePath, source: pinnedSource(ctx) }));
+          const op = await storage(() =>
+            uploader.createOperation({
+              operationId: ctx.input.operationId,
+              owner: ctx.sagaId,
+              sourcePath: ctx.input.sourcePath,
+              source: pinnedSource(ctx),
+              ...(ctx.input.metadata.securityLevel ? { securityLevel: ctx.input.metadata.securityLevel } : {}),
+            }),
+          );
           return { operationId: op.id };
         },
         async compensation(ctx) {
@@ -279,6 +287,9 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
         retry: storeRetry,
         compensateOnFailure: true,
         async action(ctx) {
+          // The bucket describes the committed document itself (npm run recover needs nothing else); the chunked_upload
+          // compensation deletes it with the chunks, since it lies under the same prefix.
+          await storage(() => uploader.publishManifest(ctx.input.operationId, { documentId: ctx.input.documentId, metadata: { ...ctx.input.metadata } }, { signal: ctx.signal }));
           await storage(() => stores.security.audit(ctx.input.documentId, 'committed', ctx.input.requestedBy, { sagaId: ctx.sagaId }));
           return { documentId: ctx.input.documentId, committedAt: new Date().toISOString() };
         },

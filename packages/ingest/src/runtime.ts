@@ -10,6 +10,7 @@ import type { IngestConfig } from './config.ts';
 import { DocumentNotFoundError } from './errors.ts';
 import { INGEST_SAGA, ingestSaga, type IngestInput } from './ingest-saga.ts';
 import { reapOrphanChunks } from './orphan-reaper.ts';
+import { encodingFromConfig } from './at-rest-encoding.ts';
 import { parseIngestRequest } from './request.ts';
 import { resolveSource } from './source-path.ts';
 import { toIngestionStatus } from './status.ts';
@@ -74,6 +75,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     keyPrefix: CHUNK_PREFIX,
     logger,
     sourceRoot: config.SOURCE_ROOT,
+    encoding: encodingFromConfig(config),
   });
   const stores = createDownstreamStores(config, {
     relational: client(storeUrls.relational),

@@ -47,4 +47,27 @@ describe('loadConfig', () => {
     expect(shown).not.toContain('topsecret');
     expect(shown).toContain('postgres://app:***@db:5432/x');
   });
+
+  it('validates the encoding settings, naming the variable and never echoing key material', () => {
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const c = loadConfig({ ENCRYPTION_KEYS: `old:${Buffer.alloc(32, 1).toString('base64')},new:${key}`, ENCRYPTION_ACTIVE_KEY_ID: 'new' });
+    expect(c).toMatchObject({ COMPRESSION_LEVEL: 3, COMPRESSION_MIN_SAVINGS_PERCENT: 10, ENCRYPT_AT_REST: 'confidential', ENCRYPTION_ACTIVE_KEY_ID: 'new' });
+    expect(JSON.stringify(redactedConfig(c))).not.toContain(key);
+    const problem = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    const short = Buffer.alloc(16, 9).toString('base64');
+    const message = problem({ ENCRYPTION_KEYS: `k1:${short}`, ENCRYPTION_ACTIVE_KEY_ID: 'k1' });
+    expect(message).toContain('ENCRYPTION_KEYS');
+    expect(message).not.toContain(short);
+    expect(problem({ ENCRYPTION_KEYS: `k1:${key}`, ENCRYPTION_ACTIVE_KEY_ID: 'k2' })).toContain('ENCRYPTION_ACTIVE_KEY_ID');
+    expect(problem({ ENCRYPT_AT_REST: 'always' })).toContain('ENCRYPT_AT_REST');
+    expect(problem({ ENCRYPT_AT_REST: 'sometimes' })).toContain('ENCRYPT_AT_REST');
+    expect(problem({ COMPRESSION_LEVEL: '20' })).toContain('COMPRESSION_LEVEL');
+  });
 });

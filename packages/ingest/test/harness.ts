@@ -55,6 +55,9 @@ export async function createIngestHarness(base: Partial<Record<keyof IngestConfi
     STEP_LEASE_MS: '3000',
     EMBEDDING_DIMENSIONS: '32',
     LOG_LEVEL: 'silent',
+    // Confidential documents are always encrypted: every test world has a key-encryption key of its own.
+    ENCRYPTION_KEYS: `test-kek:${randomBytes(32).toString('base64')}`,
+    ENCRYPTION_ACTIVE_KEY_ID: 'test-kek',
     ...base,
   };
   const config = loadConfig(process.env, settings);

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3FaultProxy, startTcpProxy, type S3FaultProxy, type TcpProxy } from '@ingest/testkit';
 import type { IngestRuntime } from '../src/index.ts';
@@ -44,6 +45,12 @@ describe('ingestion saga', () => {
     expect(doc.sha256).toBe(createHash('sha256').update(source).digest('hex'));
     const content = await rt.openDocumentContent(status.documentId!);
     expect((await readAll(content.stream)).equals(source)).toBe(true);
+    // Confidential: every chunk encrypted at rest, and the bucket holds the document's manifest object.
+    const chunks = await h.sql<{ nonce: string | null }[]>`select nonce from upload_chunks where operation_id = ${status.sagaId}`;
+    expect(chunks.length).toBe(3);
+    expect(chunks.every((c) => c.nonce !== null)).toBe(true);
+    const manifest = JSON.parse(Buffer.from(await (await h.s3.send(new GetObjectCommand({ Bucket: h.bucket, Key: `chunks/${status.sagaId}/manifest.json` }))).Body!.transformToByteArray()).toString('utf8'));
+    expect(manifest).toMatchObject({ documentId: status.documentId, sha256: doc.sha256, encryption: { keyId: 'test-kek' }, metadata: null });
     const vectors = await h.sql`select count(*)::int as n from vector_chunks where document_id = ${status.documentId}`;
     expect(vectors[0]?.n).toBeGreaterThanOrEqual(10);
     const sec = await h.sql`select classification, requested_by from security_records where document_id = ${status.documentId}`;

@@ -1,5 +1,6 @@
 // @ingest/ingest/testing: an isolated slice of the real services for tests of the apps that run the runtime —
 // own database, queue prefix, source directory and token — plus a runtime over it. Test code only.
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,6 +41,9 @@ export async function createTestEnv(extra: Record<string, string> = {}): Promise
     QUEUE_PREFIX: queuePrefix,
     INTERNAL_TOKEN: token,
     CHUNK_SIZE_BYTES: String(5 * 1024 * 1024),
+    // Confidential documents are always encrypted: every test world has a key-encryption key of its own.
+    ENCRYPTION_KEYS: `test-kek:${randomBytes(32).toString('base64')}`,
+    ENCRYPTION_ACTIVE_KEY_ID: 'test-kek',
     // info: the app processes' readiness lines ("worker ready", "producer listening") are what tests wait for.
     LOG_LEVEL: 'info',
     ...extra,

@@ -1,6 +1,5 @@
 // The S3 chunk store: puts, heads, lists and deletes chunk objects and streams documents back, all through a breaker.
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -68,13 +67,6 @@ export interface DeletionReport {
   successRate: number;
 }
 
-/** A chunk to read back: its key, and the size and SHA-256 the manifest recorded, checked while streaming. */
-export interface ChunkRef {
-  key: string;
-  size: number;
-  sha256: string;
-}
-
 /** Per-call options. */
 export interface ChunkCallOptions {
   signal?: AbortSignal;
@@ -96,8 +88,8 @@ export interface ChunkStore {
   deleteChunks(keys: readonly string[], options?: ChunkCallOptions): Promise<DeletionReport>;
   /** Lists every object under `prefix`, page by page. */
   list(prefix: string, options?: ChunkCallOptions): AsyncIterable<ListedObject>;
-  /** A byte stream of the chunks in order, fetched one at a time; fails with SIZE/HASH_MISMATCH if a chunk differs from its ref. */
-  openDocumentStream(chunks: Iterable<ChunkRef> | AsyncIterable<ChunkRef>, options?: ChunkCallOptions): Readable;
+  /** Reads a whole object into memory, refusing one longer than `maxBytes` (SIZE_MISMATCH); for chunks and manifests, never whole files. */
+  read(key: string, options: ChunkCallOptions & { maxBytes: number }): Promise<Buffer>;
   /** The breaker's state, for health checks. */
   breakerState(): 'closed' | 'open' | 'half-open';
   /** Stops the breaker's timers (the S3 client belongs to the caller). */
@@ -264,25 +256,18 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
       }
     },
 
-    openDocumentStream(chunks, callOptions = {}) {
-      async function* bytes(): AsyncGenerator<Uint8Array> {
-        for await (const ref of chunks) {
-          const body = await getBody(ref.key, callOptions);
-          const h = createHash('sha256');
-          let size = 0;
-          for await (const piece of body) {
-            size += piece.byteLength;
-            if (size > ref.size) throw new StorageError('SIZE_MISMATCH', `chunk ${ref.key}: server sent more than the ${ref.size} bytes recorded`, { key: ref.key });
-            h.update(piece);
-            yield piece;
-          }
-          if (size !== ref.size) throw new StorageError('SIZE_MISMATCH', `chunk ${ref.key}: expected ${ref.size} bytes, server sent ${size}`, { key: ref.key });
-          const sha256 = h.digest('hex');
-          if (sha256 !== ref.sha256) throw new StorageError('HASH_MISMATCH', `chunk ${ref.key}: expected sha256 ${ref.sha256}, got ${sha256}`, { key: ref.key });
-        }
+    async read(key, callOptions) {
+      const body = await getBody(key, callOptions);
+      // One buffer of the expected size, filled as pieces arrive: the pieces are garbage at once, never held beside a copy.
+      const out = Buffer.allocUnsafe(callOptions.maxBytes);
+      let size = 0;
+      for await (const piece of body) {
+        // Stop reading at once: a server (or an attacker) must not make us buffer more than one chunk's worth.
+        if (size + piece.byteLength > callOptions.maxBytes) throw new StorageError('SIZE_MISMATCH', `${key}: the server sent more than the ${callOptions.maxBytes} bytes expected`, { key });
+        out.set(piece, size);
+        size += piece.byteLength;
       }
-      // Readable.from pulls the generator only as fast as the consumer reads: one chunk's body at a time.
-      return Readable.from(bytes(), { objectMode: false });
+      return out.subarray(0, size);
     },
 
     breakerState: () => guard.state(),

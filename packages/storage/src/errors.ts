@@ -20,6 +20,11 @@ export const FATAL_CODES = [
   'STORAGE_REJECTED',
   'EMBEDDING_FAILED',
   'INVALID_OPTION',
+  // Encoded chunks (encoding at rest): a chunk whose authentication tag does not verify (tampered, swapped, replayed),
+  // a data key whose key-encryption key is not (or no longer) available, a stored chunk that does not decode.
+  'CHUNK_AUTH_FAILED',
+  'KEY_UNAVAILABLE',
+  'CHUNK_CORRUPT',
 ] as const;
 
 /** A retryable error code. */

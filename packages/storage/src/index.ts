@@ -4,6 +4,8 @@
  * Glossary: an *operation* is one streaming upload of one source file; it splits the file into fixed-size
  * *chunks*, each stored as its own S3 object under the operation's key prefix; the *manifest* is the list of
  * chunks stored (index, key, size, sha256, md5), one PostgreSQL row committed after each PUT: the resume point.
+ * A chunk may be *encoded* (zstd when it pays, AES-256-GCM under the operation's *data key*, itself *wrapped* by a
+ * key-encryption key of a KeyProvider): the row then also records codec, nonce, and the stored length and hashes.
  *
  * How the saga uses it:
  *   await migrateStorage(sql)                                   // once per process at start
@@ -12,6 +14,7 @@
  *   await uploader.createOperation({ operationId, owner: sagaId, sourcePath })   // idempotent
  *   await uploader.upload(operationId, { signal, onProgress })   // resumes from the manifest on retry
  *   await uploader.verify(operationId)                           // the gate; fatal errors roll back
+ *   at commit: await uploader.publishManifest(operationId, { documentId, metadata })   // the bucket describes itself
  *   compensation: await uploader.deleteOperationChunks(operationId) → report.failedDeletions → failed_cleanups
  *   downstream: createSecurityStore(sql).register / createVectorStore(sql, embedder).insertText /
  *               createGraphStore(sql).upsertDocument / createRelationalStore(sql).upsert, each with remove(documentId)
@@ -43,7 +46,6 @@ export {
   type ListedObject,
   type DeletionReport,
   type FailedDeletion,
-  type ChunkRef,
   type ChunkCallOptions,
 } from './chunk-store.ts';
 /** Circuit breaker tuning shared by the stores. */
@@ -51,7 +53,19 @@ export type { BreakerOptions } from './call-guard.ts';
 /** Checksums as the chunk store sends and reads them. */
 export type { ChunkChecksums, ServerChecksum } from './checksums.ts';
 /** The uploader: operations, streaming upload, resume, the integrity gate, verified cleanup, read-back. */
-export { createUploader, type Uploader, type UploaderOptions, type CreateOperationInput } from './uploader.ts';
+export { createUploader, type Uploader, type UploaderOptions, type CreateOperationInput, type PublishManifestInput } from './uploader.ts';
+/** Encoding at rest: compression and encryption settings, the policy, and key providers. */
+export { ENCRYPTION_POLICIES, mustEncrypt, type EncodingOptions, type EncryptionPolicy } from './encoding-options.ts';
+export type { KeyProvider, KeyContext, WrappedKey } from './key-provider.ts';
+export { createLocalKeyProvider, parseKeyList, type LocalKeyProviderOptions } from './local-key-provider.ts';
+export { CHUNK_CODECS, type ChunkCodec, type ChunkCipher } from './chunk-codec.ts';
+export { openOperationCipher } from './operation-encoding.ts';
+/** Reading chunks back through every check (the consistency checker's deep mode uses it too). */
+export { readChunk, chunkRefOf, type StoredChunkRef } from './read-back.ts';
+/** The manifest object in the bucket, and recovery from the bucket alone. */
+export { bucketManifestKey, isBucketManifestKey, BUCKET_MANIFEST_NAME, type BucketManifest } from './bucket-manifest.ts';
+export { recoverDocument, type RecoverDocumentOptions, type RecoveredDocument } from './recover-document.ts';
+export type { KeyRotationReport } from './rotate-data-keys.ts';
 /** Results and options of upload runs. */
 export type { UploadResult, UploadRunOptions } from './upload.ts';
 /** Progress reports of an upload. */

@@ -2,6 +2,7 @@
 import { StorageError } from './errors.ts';
 import { chunkCountFor, chunkKey, chunkLengthAt } from './chunk-layout.ts';
 import { isMd5Hex, isSha256Hex } from './checksums.ts';
+import { CHUNK_CODECS, maxStoredSize } from './chunk-codec.ts';
 import type { ManifestRow, OperationRecord } from './manifest.ts';
 
 /** Validates rows given in ascending index order; throws METADATA_CORRUPT naming the row. */
@@ -17,6 +18,7 @@ export interface ManifestChecker {
 /** Creates a checker for one operation's manifest. */
 export function createManifestChecker(op: OperationRecord): ManifestChecker {
   const expectedCount = chunkCountFor(op.sourceSize, op.chunkSize);
+  const encrypted = op.keyId !== null;
   let previous = -1;
   let count = 0;
   let totalBytes = 0;
@@ -41,6 +43,7 @@ export function createManifestChecker(op: OperationRecord): ManifestChecker {
       if (row.key !== expectedKey) throw corrupt(row, `key should be ${expectedKey}`);
       if (!isSha256Hex(row.sha256)) throw corrupt(row, `sha256 is not a hex SHA-256: ${JSON.stringify(row.sha256)}`);
       if (!isMd5Hex(row.md5)) throw corrupt(row, `md5 is not a hex MD5: ${JSON.stringify(row.md5)}`);
+      checkEncoding(row, encrypted, corrupt);
       previous = row.chunkIndex;
       count += 1;
       totalBytes += row.size;
@@ -68,4 +71,19 @@ export async function* completeManifest(op: OperationRecord, rows: AsyncIterable
   if (checker.count !== expected) {
     throw new StorageError('CHUNK_COUNT_MISMATCH', `operation ${op.id}: manifest has ${checker.count} chunks, expected ${expected}`, { operationId: op.id });
   }
+}
+
+/** The encoding columns must describe a decodable chunk: a known codec, a nonce exactly when the operation is encrypted, plausible stored checksums. */
+function checkEncoding(row: ManifestRow, encrypted: boolean, corrupt: (row: ManifestRow, why: string) => StorageError): void {
+  if (row.codec !== null && !CHUNK_CODECS.includes(row.codec)) throw corrupt(row, `unknown codec ${JSON.stringify(row.codec)}`);
+  if (encrypted !== (row.nonce !== null)) throw corrupt(row, encrypted ? 'the operation is encrypted and the chunk has no nonce' : 'a nonce on a chunk of an operation in the clear');
+  if (row.nonce !== null && !/^[0-9a-f]{24}$/.test(row.nonce)) throw corrupt(row, 'nonce is not 12 bytes of hex');
+  if ((row.storedSize === null) !== (row.storedSha256 === null) || (row.storedSize === null) !== (row.storedMd5 === null)) throw corrupt(row, 'stored size and checksums are recorded only in part');
+  if (row.storedSize === null) {
+    if ((row.codec ?? 'raw') !== 'raw' || row.nonce !== null) throw corrupt(row, 'an encoded chunk without its stored size and checksums');
+    return;
+  }
+  if (!Number.isInteger(row.storedSize) || row.storedSize < 0 || row.storedSize > maxStoredSize(row.size)) throw corrupt(row, `stored size ${row.storedSize} is impossible for ${row.size} source bytes`);
+  if (!isSha256Hex(row.storedSha256)) throw corrupt(row, 'stored sha256 is not a hex SHA-256');
+  if (!isMd5Hex(row.storedMd5)) throw corrupt(row, 'stored md5 is not a hex MD5');
 }

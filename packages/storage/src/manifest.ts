@@ -15,6 +15,18 @@ export type NewOperation = Omit<typeof uploadOperations.$inferInsert, 'status' |
 /** What committing a chunk records. */
 export type NewManifestRow = Omit<typeof uploadChunks.$inferInsert, 'createdAt'>;
 
+/** The object's bytes as stored: the stored columns, or the source ones on rows whose chunk is stored as is. */
+export function storedChecksums(row: {
+  size: number;
+  sha256: string;
+  md5: string;
+  storedSize?: number | null;
+  storedSha256?: string | null;
+  storedMd5?: string | null;
+}): { size: number; sha256: string; md5: string } {
+  return { size: row.storedSize ?? row.size, sha256: row.storedSha256 ?? row.sha256, md5: row.storedMd5 ?? row.md5 };
+}
+
 /** Counts over an operation's manifest. */
 export interface ManifestStats {
   count: number;
@@ -59,10 +71,12 @@ export async function commitChunk(db: StorageDb, row: NewManifestRow): Promise<v
           .select()
           .from(uploadChunks)
           .where(and(eq(uploadChunks.operationId, row.operationId), eq(uploadChunks.chunkIndex, row.chunkIndex)));
-        if (existing && (existing.sha256 !== row.sha256 || existing.size !== row.size || existing.key !== row.key)) {
+        // Encoding is deterministic (see chunk-codec.ts), so the same chunk also has the same stored bytes.
+        const storedNow = storedChecksums(row);
+        if (existing && (existing.sha256 !== row.sha256 || existing.size !== row.size || existing.key !== row.key || storedChecksums(existing).sha256 !== storedNow.sha256)) {
           throw new StorageError(
             'METADATA_CORRUPT',
-            `chunk ${row.chunkIndex} of operation ${row.operationId} is already recorded with sha256 ${existing.sha256}, now stored with ${row.sha256}`,
+            `chunk ${row.chunkIndex} of operation ${row.operationId} is already recorded with sha256 ${existing.sha256} (stored ${storedChecksums(existing).sha256}), now ${row.sha256} (stored ${storedNow.sha256})`,
             { operationId: row.operationId, chunkIndex: row.chunkIndex, key: row.key },
           );
         }

@@ -21,6 +21,9 @@ import {
 import { hashSourceChunks, readExactly } from './source-file.ts';
 import { type SourceIdentity, assertSourceIntact, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
 import { type ProgressListener, type ProgressTracker, createProgressTracker } from './progress.ts';
+import { encodeChunk, maxStoredSize } from './chunk-codec.ts';
+import type { KeyProvider } from './key-provider.ts';
+import { type OperationEncoding, openOperationEncoding } from './operation-encoding.ts';
 
 /** Collaborators and tuning of an upload run (from createUploader). */
 export interface UploadDeps {
@@ -28,6 +31,7 @@ export interface UploadDeps {
   chunkStore: ChunkStore;
   concurrency: number;
   manifestPageSize: number;
+  keyProvider: KeyProvider | undefined;
   logger: Logger | undefined;
   /** The directory sources must stay inside (undefined: the source's own directory). */
   sourceRoot: string | undefined;
@@ -78,6 +82,8 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
     return { operationId, chunkCount, totalBytes: op.sourceSize, sha256: op.sha256, chunksUploaded: 0, chunksSkipped: stats.count, resumed: true, durationMs: 0 };
   }
   const signal = options.signal;
+  // Before the source is opened: an operation whose data key cannot be unwrapped (KEY_UNAVAILABLE) uploads nothing.
+  const encoding = await openOperationEncoding(op, deps.keyProvider);
   const loc = { operationId: op.id, path: op.sourcePath, root: sourceRootOf(deps.sourceRoot, op.sourcePath) };
   const fh = await openValidatedSource(loc, options.source, signal);
   try {
@@ -104,7 +110,7 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
 
     const gaps = await verifyStoredPrefix({ deps, op, fh, stats, whole, progress, checkContinue, signal });
     const tasks = chunkTasks(gaps, stats.maxIndex + 1, chunkCount);
-    const chunksUploaded = await uploadChunks({ deps, op, fh, tasks, whole, progress, checkContinue, signal });
+    const chunksUploaded = await uploadChunks({ deps, op, fh, tasks, whole, progress, checkContinue, signal, encoding });
 
     const sha256 = whole.digest('hex');
     if (!(await markCompleted(deps.db, op.id, sha256))) throw cancelledError(op.id, 'the operation was cancelled');
@@ -195,12 +201,14 @@ async function uploadChunks(args: {
   progress: ProgressTracker;
   checkContinue: () => Promise<void>;
   signal: AbortSignal | undefined;
+  encoding: OperationEncoding;
 }): Promise<number> {
   const { deps, op, progress } = args;
   const ctx = { operationId: op.id, path: op.sourcePath };
   const bufferSize = Math.min(op.chunkSize, op.sourceSize);
-  // Buffers are recycled, so memory stays at concurrency × chunk size whatever the file size.
-  const free: Buffer[] = [];
+  // Buffers are recycled, so memory stays at concurrency × chunk size whatever the file size; an encrypted operation
+  // recycles a ciphertext buffer with each (2 × concurrency × chunk size); a zstd frame is one more, smaller, copy.
+  const free: { source: Buffer; scratch: Buffer | undefined }[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   let uploaded = 0;
@@ -211,7 +219,8 @@ async function uploadChunks(args: {
       if (failure) break;
       // Checked after waiting for a free slot, so a cancellation during that wait starts no further chunk.
       await args.checkContinue();
-      const buffer = free.pop() ?? Buffer.allocUnsafe(bufferSize);
+      const slot = free.pop() ?? { source: Buffer.allocUnsafe(bufferSize), scratch: args.encoding.cipher ? Buffer.allocUnsafe(maxStoredSize(bufferSize)) : undefined };
+      const buffer = slot.source;
       const length = chunkLengthAt(task.index, op.sourceSize, op.chunkSize);
       const bytes = buffer.subarray(0, length);
       await readExactly(args.fh, bytes, task.index * op.chunkSize, ctx, args.signal);
@@ -230,12 +239,25 @@ async function uploadChunks(args: {
         // Deliberately without the cancel signal: an aborted PUT can still land (a late answer, or a server that keeps
         // partial bodies) after the compensation deleted the prefix. Cancellation stops new chunks; the call timeout
         // bounds the ones in flight, and the upload returns only when they are done.
-        await deps.chunkStore.put(key, bytes, sums);
-        await commitChunk(deps.db, { operationId: op.id, chunkIndex: task.index, key, size: length, sha256: sums.sha256, md5: sums.md5 });
+        // Where the chunk's bytes become an object: compressed and encrypted here, deterministically (see chunk-codec.ts).
+        const encoded = await encodeChunk({ operationId: op.id, index: task.index }, bytes, sums, args.encoding, slot.scratch);
+        await deps.chunkStore.put(key, encoded.body, encoded.stored);
+        await commitChunk(deps.db, {
+          operationId: op.id,
+          chunkIndex: task.index,
+          key,
+          size: length,
+          sha256: sums.sha256,
+          md5: sums.md5,
+          codec: encoded.codec,
+          nonce: encoded.nonce,
+          // Null stored columns mean "stored as the source": a plain chunk's row reads as it did before encoding existed.
+          ...(encoded.body === bytes ? {} : { storedSize: encoded.storedSize, storedSha256: encoded.stored.sha256, storedMd5: encoded.stored.md5 }),
+        });
       };
       const settled: Promise<void> = putAndCommit().then(
         () => {
-          free.push(buffer);
+          free.push(slot);
           uploaded += 1;
           progress.uploaded(length);
           progress.emit('uploading');

@@ -14,6 +14,11 @@ import { type UploadResult, type UploadRunOptions, runUpload } from './upload.ts
 import { type VerificationReport, type VerifyOptions, verifyUpload } from './verify-upload.ts';
 import { deleteOperationChunks } from './delete-operation-chunks.ts';
 import { intOption, requiredOption } from './options.ts';
+import { type EncodingOptions, resolveEncoding } from './encoding-options.ts';
+import { newOperationEncoding, openOperationCipher } from './operation-encoding.ts';
+import { type StoredChunkRef, chunkRefOf, openChunkStream } from './read-back.ts';
+import { buildBucketManifest, writeBucketManifest } from './bucket-manifest.ts';
+import { type KeyRotationReport, rotateDataKeys } from './rotate-data-keys.ts';
 
 /** Options of createUploader. */
 export interface UploaderOptions {
@@ -38,6 +43,8 @@ export interface UploaderOptions {
    * component, without following symlinks. Default: each source's own directory.
    */
   sourceRoot?: string;
+  /** Compression and encryption of chunks at rest; see EncodingOptions. Default: neither (confidential still requires a key). */
+  encoding?: EncodingOptions;
 }
 
 /** Input of createOperation. */
@@ -52,6 +59,15 @@ export interface CreateOperationInput {
   chunkSizeBytes?: number;
   /** The source's identity fixed at validation; another file at its path is refused (SOURCE_REPLACED). */
   source?: SourceIdentity;
+  /** The document's security level: 'confidential' and 'restricted' are always encrypted, others per encryptAtRest. */
+  securityLevel?: string;
+}
+
+/** What publishManifest writes into the bucket beside the chunks. */
+export interface PublishManifestInput {
+  documentId: string;
+  /** The document's metadata (sealed under its data key when the document is encrypted). */
+  metadata: Record<string, unknown>;
 }
 
 /** The uploader's operations. */
@@ -70,8 +86,15 @@ export interface Uploader {
   getOperation(operationId: string): Promise<OperationRecord | undefined>;
   /** The manifest in index order, page by page. */
   listManifest(operationId: string): AsyncIterable<ManifestRow>;
-  /** The stored document as a byte stream over its manifest, one chunk fetched at a time, each checked against its size and SHA-256. */
+  /**
+   * The stored document as a byte stream over its manifest, one chunk fetched at a time, decrypted and decompressed,
+   * each checked against its stored and source hashes before it is passed on, ending with the whole-file SHA-256.
+   */
   openReadStream(operationId: string, options?: { signal?: AbortSignal }): Promise<Readable>;
+  /** Writes the bucket's manifest object of a completed operation (idempotent); returns its key. */
+  publishManifest(operationId: string, input: PublishManifestInput, options?: { signal?: AbortSignal }): Promise<string>;
+  /** Re-wraps every data key not under the active key-encryption key; chunks are not touched. */
+  rotateDataKeys(): Promise<KeyRotationReport>;
 }
 
 const MiB = 1024 * 1024;
@@ -88,7 +111,18 @@ export function createUploader(options: UploaderOptions): Uploader {
   if (keyPrefix !== '' && !keyPrefix.endsWith('/')) throw new InvalidOptionError('keyPrefix', `must be empty or end with '/', got ${keyPrefix}`);
   const logger = options.logger;
   const sourceRoot = options.sourceRoot;
+  const encoding = resolveEncoding(options.encoding);
+  const keyProvider = encoding.keyProvider;
   const db: StorageDb = storageDb(sql);
+
+  async function completedOperation(operationId: string, what: string): Promise<OperationRecord> {
+    const op = await requireOperation(db, operationId);
+    if (op.status !== 'completed' || !op.sha256) throw new StorageError('UPLOAD_INCOMPLETE', `operation ${operationId} is ${op.status}; only a completed upload can be ${what}`, { operationId });
+    return op;
+  }
+  async function* refs(op: OperationRecord): AsyncGenerator<StoredChunkRef> {
+    for await (const row of completeManifest(op, manifestRows(db, op.id, manifestPageSize))) yield chunkRefOf(row);
+  }
 
   return {
     async createOperation(input) {
@@ -99,7 +133,14 @@ export function createUploader(options: UploaderOptions): Uploader {
       const loc = { operationId, path: input.sourcePath, root: sourceRootOf(sourceRoot, input.sourcePath) };
       const fh = await openValidatedSource(loc, input.source);
       const source = await statOpenSource(fh, loc).finally(() => closeSource(fh));
+      const existing = await findOperation(db, operationId);
+      // A replayed creation keeps the first one's data key; a new one gets its encoding (and key) chosen here, once.
+      const columns = existing ?? (await newOperationEncoding(encoding, operationId, input.securityLevel));
       const { record, created } = await insertOperation(db, {
+        compressionLevel: columns.compressionLevel,
+        compressionMinSavings: columns.compressionMinSavings,
+        keyId: columns.keyId,
+        wrappedKey: columns.wrappedKey,
         id: operationId,
         owner: input.owner,
         sourcePath: input.sourcePath,
@@ -118,10 +159,10 @@ export function createUploader(options: UploaderOptions): Uploader {
       return record;
     },
 
-    upload: (operationId, runOptions) => runUpload({ db, chunkStore, concurrency, manifestPageSize, logger, sourceRoot }, operationId, runOptions),
+    upload: (operationId, runOptions) => runUpload({ db, chunkStore, concurrency, manifestPageSize, keyProvider, logger, sourceRoot }, operationId, runOptions),
 
     verify: (operationId, verifyOptions) =>
-      verifyUpload({ db, chunkStore, parallelism: verifyParallelism, manifestPageSize, logger, sourceRoot }, operationId, verifyOptions),
+      verifyUpload({ db, chunkStore, parallelism: verifyParallelism, manifestPageSize, keyProvider, logger, sourceRoot }, operationId, verifyOptions),
 
     deleteOperationChunks: (operationId, deleteOptions) => deleteOperationChunks({ db, chunkStore, manifestPageSize, logger }, operationId, deleteOptions),
 
@@ -132,9 +173,21 @@ export function createUploader(options: UploaderOptions): Uploader {
     listManifest: (operationId) => manifestRows(db, operationId, manifestPageSize),
 
     async openReadStream(operationId, readOptions = {}) {
-      const op = await requireOperation(db, operationId);
-      if (op.status !== 'completed') throw new StorageError('UPLOAD_INCOMPLETE', `operation ${operationId} is ${op.status}; only a completed upload can be read`, { operationId });
-      return chunkStore.openDocumentStream(completeManifest(op, manifestRows(db, operationId, manifestPageSize)), readOptions);
+      const op = await completedOperation(operationId, 'read');
+      // Unwrapped before the first byte: a retired key fails the request (KEY_UNAVAILABLE), not the stream midway.
+      const cipher = await openOperationCipher(op, keyProvider);
+      return openChunkStream(chunkStore, refs(op), cipher, { operationId, size: op.sourceSize, sha256: op.sha256 as string }, readOptions);
     },
+
+    async publishManifest(operationId, input, publishOptions = {}) {
+      const op = await completedOperation(operationId, 'published');
+      const cipher = await openOperationCipher(op, keyProvider);
+      const manifest = await buildBucketManifest(op, refs(op), input, cipher);
+      const key = await writeBucketManifest(chunkStore, manifest, publishOptions);
+      logger?.info({ operationId, key, chunks: manifest.chunks.length, encrypted: cipher !== undefined }, 'manifest object written');
+      return key;
+    },
+
+    rotateDataKeys: () => rotateDataKeys({ db, chunkStore, keyProvider, pageSize: manifestPageSize, logger }),
   };
 }

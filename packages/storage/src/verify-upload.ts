@@ -9,7 +9,9 @@ import { forEachBounded } from './bounded.ts';
 import { expectedHex } from './checksums.ts';
 import { chunkCountFor } from './chunk-layout.ts';
 import { createManifestChecker } from './manifest-check.ts';
-import { type ManifestRow, type OperationRecord, manifestRows, requireOperation } from './manifest.ts';
+import { type ManifestRow, type OperationRecord, manifestRows, requireOperation, storedChecksums } from './manifest.ts';
+import type { KeyProvider } from './key-provider.ts';
+import { openOperationCipher } from './operation-encoding.ts';
 import { hashSourceChunks } from './source-file.ts';
 import { type SourceIdentity, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
 
@@ -28,6 +30,7 @@ export interface VerifyDeps {
   /** Parallel HEAD calls. */
   parallelism: number;
   manifestPageSize: number;
+  keyProvider: KeyProvider | undefined;
   logger: Logger | undefined;
   /** The directory sources must stay inside (undefined: the source's own directory). */
   sourceRoot: string | undefined;
@@ -59,7 +62,10 @@ export async function verifyUpload(deps: VerifyDeps, operationId: string, option
     throw new StorageError('UPLOAD_INCOMPLETE', `verify ${operationId}: the upload is ${op.status}, not completed`, { operationId });
   }
 
-  // 2. The source is still the file validated, with the size it was uploaded with.
+  // 2. An encrypted document can be read back: its data key still unwraps (KEY_UNAVAILABLE, CHUNK_AUTH_FAILED otherwise).
+  await openOperationCipher(op, deps.keyProvider);
+
+  // 3. The source is still the file validated, with the size it was uploaded with.
   const signal = options.signal;
   const loc = { operationId, path: op.sourcePath, root: sourceRootOf(deps.sourceRoot, op.sourcePath) };
   const fh = await openValidatedSource(loc, options.source, signal);
@@ -69,10 +75,10 @@ export async function verifyUpload(deps: VerifyDeps, operationId: string, option
       throw fail('SIZE_MISMATCH', `manifest totals ${checker.totalBytes} bytes, source ${op.sourcePath} is now ${size} bytes`);
     }
 
-    // 3. What the server stored: each chunk's size and checksum as the server reports them (or as read back).
+    // 4. What the server stored: each chunk's size and checksum as the server reports them (or as read back).
     await forEachBounded(manifestRows(deps.db, op.id, deps.manifestPageSize), deps.parallelism, (row) => checkStoredChunk(deps, row, fail, signal));
 
-    // 4. The source, hashed again, is what was uploaded; per-chunk hashes name the first chunk that differs.
+    // 5. The source, hashed again, is what was uploaded; per-chunk hashes name the first chunk that differs.
     await checkSourceHash(deps, op, fh, fail, signal);
   } finally {
     await closeSource(fh, signal);
@@ -86,13 +92,15 @@ type Fail = (code: 'CHUNK_COUNT_MISMATCH' | 'SIZE_MISMATCH' | 'HASH_MISMATCH', m
 
 async function checkStoredChunk(deps: VerifyDeps, row: ManifestRow, fail: Fail, signal: AbortSignal | undefined): Promise<void> {
   const callOptions = signal ? { signal } : {};
+  // The object's bytes are compared with what was stored (compressed, encrypted), not with the source.
+  const want = storedChecksums(row);
   const stored = await deps.chunkStore.head(row.key, callOptions);
   if (!stored) throw fail('CHUNK_COUNT_MISMATCH', `chunk ${row.chunkIndex} (${row.key}) is missing on the server`, row);
-  if (stored.size !== row.size) {
-    throw fail('SIZE_MISMATCH', `chunk ${row.chunkIndex} (${row.key}): expected ${row.size} bytes, server stores ${stored.size}`, row);
+  if (stored.size !== want.size) {
+    throw fail('SIZE_MISMATCH', `chunk ${row.chunkIndex} (${row.key}): expected ${want.size} bytes, server stores ${stored.size}`, row);
   }
   if (stored.checksum) {
-    const expected = expectedHex(row, stored.checksum.algorithm);
+    const expected = expectedHex(want, stored.checksum.algorithm);
     if (stored.checksum.hex !== expected) {
       throw fail('HASH_MISMATCH', `chunk ${row.chunkIndex} (${row.key}): expected ${stored.checksum.algorithm} ${expected}, server reports ${stored.checksum.hex}`, row);
     }
@@ -100,8 +108,8 @@ async function checkStoredChunk(deps: VerifyDeps, row: ManifestRow, fail: Fail, 
   }
   // The server reports no checksum we can compare (e.g. a KMS-encrypted object on a server without SHA-256 support): read it back.
   const read = await deps.chunkStore.hash(row.key, callOptions);
-  if (read.size !== row.size || read.sha256 !== row.sha256) {
-    throw fail('HASH_MISMATCH', `chunk ${row.chunkIndex} (${row.key}): expected ${row.size} bytes sha256 ${row.sha256}, read back ${read.size} bytes sha256 ${read.sha256}`, row);
+  if (read.size !== want.size || read.sha256 !== want.sha256) {
+    throw fail('HASH_MISMATCH', `chunk ${row.chunkIndex} (${row.key}): expected ${want.size} bytes sha256 ${want.sha256}, read back ${read.size} bytes sha256 ${read.sha256}`, row);
   }
 }
 

@@ -1,7 +1,7 @@
 // The state one checker run shares between its scans: typed database handles, options, counters, the violation sink.
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { sagaSchema } from '@ingest/saga-core';
-import type { ChunkStore } from '@ingest/storage';
+import type { ChunkStore, KeyProvider } from '@ingest/storage';
 import { storageDatabase, type StorageDatabase } from '../stores.ts';
 import type { InvariantDeps, ResolvedInvariantOptions } from './invariant-deps.ts';
 import { VIOLATION_KINDS, type InvariantScanCounts, type RowStore, type Violation, type ViolationKind } from './violation.ts';
@@ -18,6 +18,7 @@ export interface CheckContext {
   /** The database of one downstream store. */
   storeDb(store: RowStore): StorageDatabase;
   chunkStore: ChunkStore;
+  keyProvider: KeyProvider | undefined;
   options: ResolvedInvariantOptions;
   counts: InvariantScanCounts;
   /** Records a violation (kept up to maxViolations, always counted and passed on). */
@@ -50,6 +51,7 @@ export function createCheckContext(deps: InvariantDeps, options: ResolvedInvaria
       return db;
     },
     chunkStore: deps.chunkStore,
+    keyProvider: deps.keyProvider,
     options,
     counts: {
       sagas: 0,

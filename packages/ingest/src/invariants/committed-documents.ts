@@ -2,7 +2,7 @@
 // ones its manifest and document row claim (HEAD sizes and checksums; with `deep`, every chunk read back and hashed).
 import { and, asc, count, eq, gt, inArray } from 'drizzle-orm';
 import { sagaSchema } from '@ingest/saga-core';
-import { storageSchema } from '@ingest/storage';
+import { type ChunkCipher, chunkRefOf, isRetryableStorageError, openOperationCipher, readChunk, storageErrorCode, storageSchema } from '@ingest/storage';
 import { forEachBounded } from './bounded.ts';
 import type { CheckContext } from './check-context.ts';
 import { isUuid } from './document-rows.ts';
@@ -116,23 +116,44 @@ async function checkStoredBytes(
   let expectedIndex = 0;
   let totalBytes = 0;
   const callOptions = ctx.options.signal ? { signal: ctx.options.signal } : {};
+  // Deep reads decode encrypted chunks with the document's data key; a key that no longer unwraps is itself a finding.
+  let cipher: ChunkCipher | undefined;
+  if (ctx.options.deep) {
+    try {
+      cipher = await openOperationCipher(op, ctx.keyProvider);
+    } catch (err) {
+      corrupt(`data key does not unwrap: ${storageErrorCode(err) ?? 'ERROR'} ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+  }
   // The manifest streams by in index order; HEADs (and reads, when deep) run a bounded number at a time.
   await forEachBounded(manifestRows(ctx, c.operationId), ctx.options.parallelism, async (row) => {
     if (row.chunkIndex !== expectedIndex) corrupt(`manifest jumps from chunk ${expectedIndex - 1} to ${row.chunkIndex}`, row.key);
     expectedIndex = row.chunkIndex + 1;
     totalBytes += row.size;
     ctx.counts.chunksVerified += 1;
+    // The bucket holds the stored (possibly compressed and encrypted) bytes; null stored columns mean "as the source".
+    const want = { size: row.storedSize ?? row.size, sha256: row.storedSha256 ?? row.sha256, md5: row.storedMd5 ?? row.md5 };
     const stored = await ctx.chunkStore.head(row.key, callOptions);
     if (!stored) return corrupt(`chunk ${row.chunkIndex} is missing from the bucket`, row.key);
-    if (stored.size !== row.size) return corrupt(`chunk ${row.chunkIndex}: bucket holds ${stored.size} bytes, manifest says ${row.size}`, row.key);
+    if (stored.size !== want.size) return corrupt(`chunk ${row.chunkIndex}: bucket holds ${stored.size} bytes, manifest says ${want.size}`, row.key);
     if (stored.checksum) {
-      const expected = stored.checksum.algorithm === 'sha256' ? row.sha256 : row.md5;
+      const expected = stored.checksum.algorithm === 'sha256' ? want.sha256 : want.md5;
       if (stored.checksum.hex !== expected) return corrupt(`chunk ${row.chunkIndex}: bucket reports ${stored.checksum.algorithm} ${stored.checksum.hex}, manifest ${expected}`, row.key);
     }
-    if (ctx.options.deep || !stored.checksum) {
+    if (ctx.options.deep && (row.codec === 'zstd' || row.nonce !== null)) {
+      // Deep on an encoded chunk: decrypt, decompress and check both hashes, exactly as read-back does.
+      try {
+        await readChunk(ctx.chunkStore, chunkRefOf(row), cipher, callOptions);
+      } catch (err) {
+        const code = storageErrorCode(err);
+        if (!code || isRetryableStorageError(err)) throw err;
+        corrupt(`chunk ${row.chunkIndex}: ${code} ${err instanceof Error ? err.message : String(err)}`, row.key);
+      }
+    } else if (ctx.options.deep || !stored.checksum) {
       const read = await ctx.chunkStore.hash(row.key, callOptions);
-      if (read.size !== row.size || read.sha256 !== row.sha256) {
-        corrupt(`chunk ${row.chunkIndex}: read back ${read.size} bytes sha256 ${read.sha256}, manifest ${row.size} bytes sha256 ${row.sha256}`, row.key);
+      if (read.size !== want.size || read.sha256 !== want.sha256) {
+        corrupt(`chunk ${row.chunkIndex}: read back ${read.size} bytes sha256 ${read.sha256}, manifest ${want.size} bytes sha256 ${want.sha256}`, row.key);
       }
     }
   });

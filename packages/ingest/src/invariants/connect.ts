@@ -2,6 +2,7 @@
 import postgres, { type Sql } from 'postgres';
 import { createChunkStore, createS3Client } from '@ingest/storage';
 import type { IngestConfig } from '../config.ts';
+import { keyProviderFromConfig } from '../at-rest-encoding.ts';
 import type { InvariantDeps } from './invariant-deps.ts';
 import type { RowStore } from './violation.ts';
 
@@ -38,10 +39,12 @@ export function connectInvariantDeps(config: IngestConfig): InvariantConnections
     forcePathStyle: config.S3_FORCE_PATH_STYLE,
   });
   const chunkStore = createChunkStore({ client: s3, bucket: config.S3_BUCKET });
+  const keyProvider = keyProviderFromConfig(config);
   return {
     sql,
     storeSql,
     chunkStore,
+    ...(keyProvider ? { keyProvider } : {}),
     async close() {
       chunkStore.close();
       s3.destroy();

@@ -1,6 +1,6 @@
 // Collaborators and tuning of the consistency checker: read-only connections to every store it cross-checks.
 import type { Sql } from 'postgres';
-import type { ChunkStore } from '@ingest/storage';
+import type { ChunkStore, KeyProvider } from '@ingest/storage';
 import type { RowStore, Violation } from './violation.ts';
 
 /** Where the checker reads from. It never writes. */
@@ -11,6 +11,8 @@ export interface InvariantDeps {
   storeSql?: Partial<Record<RowStore, Sql>>;
   /** The bucket holding the chunks. */
   chunkStore: ChunkStore;
+  /** Unwraps data keys so that `deep` can decrypt encrypted chunks; without it an encrypted document's deep check reports KEY_UNAVAILABLE. */
+  keyProvider?: KeyProvider;
 }
 
 /** Options of checkInvariants. */
@@ -19,7 +21,7 @@ export interface InvariantOptions {
   keyPrefix?: string;
   /** A live saga is overdue only this long after its deadline (a rollback takes a moment). Default 60 000 ms (2 × the default lease). */
   overdueGraceMs?: number;
-  /** Also read every committed chunk back and compare its SHA-256 (slow: reads every byte). Default false. */
+  /** Also read every committed chunk back and decode it (decrypt, decompress) against its stored and source SHA-256 (slow: reads every byte). Default false. */
   deep?: boolean;
   /** Rows per query and keys per judged batch. Default 500. */
   pageSize?: number;

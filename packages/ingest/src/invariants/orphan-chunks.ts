@@ -1,7 +1,7 @@
 // Scans the bucket operation by operation (the listing is sorted by key, so an operation's chunks are contiguous)
 // and reports objects that no live saga, committed document or recorded leftover accounts for.
 import { and, eq, inArray } from 'drizzle-orm';
-import { storageSchema } from '@ingest/storage';
+import { bucketManifestKey, storageSchema } from '@ingest/storage';
 import { forEachBounded } from './bounded.ts';
 import type { CheckContext } from './check-context.ts';
 import { recordedKeys } from './recorded-leftovers.ts';
@@ -50,7 +50,8 @@ async function judgeBatch(ctx: CheckContext, scan: OperationScan, keys: string[]
   if (status === 'completed') {
     // A committed document owns exactly its manifest's keys; anything else under its prefix is a stray.
     const known = await manifestKeys(ctx, scan.operationId, keys);
-    suspects = keys.filter((k) => !known.has(k));
+    // Its manifest object (written at commit, beside the chunks) belongs to it too.
+    suspects = keys.filter((k) => !known.has(k) && k !== bucketManifestKey(`${ctx.options.keyPrefix}${scan.operationId}/`));
   } else if ((await recordedKeys(ctx, 's3-prefix', [`${ctx.options.keyPrefix}${scan.operationId}/`])).size > 0) {
     // The whole prefix is a recorded leftover (the store was down during the cleanup): every key under it is accounted for.
     suspects = [];

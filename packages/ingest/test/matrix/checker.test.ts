@@ -40,7 +40,8 @@ describe('consistency checker', () => {
     expect((await ended(w, rt, gone.sagaId)).status).toBe('failed');
     const report = await w.check({ deep: true });
     expect(report.violations).toEqual([]);
-    expect(report.scanned).toMatchObject({ sagas: 2, completedSagas: 1, documentsVerified: 1, chunksVerified: 2, objectsListed: 2 });
+    // Two chunks and the manifest object written at commit.
+    expect(report.scanned).toMatchObject({ sagas: 2, completedSagas: 1, documentsVerified: 1, chunksVerified: 2, objectsListed: 3 });
   });
 
   it('an object under chunks/ that no saga owns is an orphan chunk', async () => {
@@ -105,6 +106,34 @@ describe('consistency checker', () => {
     expect(deep.violations).toEqual([expect.objectContaining({ kind: 'corrupt_document', key, problem: expect.stringMatching(/^chunk 1: read back \d+ bytes sha256/) })]);
     await put(key, saved);
     await w.h.sql`update upload_chunks set md5 = ${row!.md5} where operation_id = ${committed.operationId} and chunk_index = 1`;
+    await expectConsistent(w);
+  });
+
+  it('--deep decodes an encrypted, compressed document: clean as stored, a tampered chunk reported with CHUNK_AUTH_FAILED', async () => {
+    await w.h.writeSource('secret.txt', Buffer.from('quarterly numbers and their commentary '.repeat(200_000)));
+    const secret = await submit(rt, 'secret.txt', { metadata: { title: 'secret', securityLevel: 'restricted' } });
+    expect((await ended(w, rt, secret.sagaId)).status).toBe('completed');
+    const rows = await w.h.sql<{ codec: string; nonce: string | null }[]>`select codec, nonce from upload_chunks where operation_id = ${secret.operationId}`;
+    expect(rows.length).toBe(2);
+    expect(rows.every((r) => r.codec === 'zstd' && r.nonce !== null)).toBe(true);
+    expect((await w.check({ deep: true })).violations).toEqual([]);
+
+    const key = `chunks/${secret.operationId}/00000000`;
+    const saved = await bytesOf(key);
+    const forged = Buffer.from(saved);
+    forged[20] = forged[20]! ^ 0x01;
+    await put(key, forged);
+    // The forger also fixes the stored hashes in the manifest: HEAD agrees, only authentication can tell.
+    const { createHash } = await import('node:crypto');
+    const [row] = await w.h.sql<{ stored_md5: string; stored_sha256: string }[]>`select stored_md5, stored_sha256 from upload_chunks where operation_id = ${secret.operationId} and chunk_index = 0`;
+    await w.h.sql`update upload_chunks set stored_md5 = ${createHash('md5').update(forged).digest('hex')}, stored_sha256 = ${createHash('sha256').update(forged).digest('hex')}
+      where operation_id = ${secret.operationId} and chunk_index = 0`;
+    expect((await w.check()).violations).toEqual([]);
+    expect((await w.check({ deep: true })).violations).toEqual([
+      expect.objectContaining({ kind: 'corrupt_document', key, problem: expect.stringMatching(/^chunk 0: CHUNK_AUTH_FAILED /) }),
+    ]);
+    await put(key, saved);
+    await w.h.sql`update upload_chunks set stored_md5 = ${row!.stored_md5}, stored_sha256 = ${row!.stored_sha256} where operation_id = ${secret.operationId} and chunk_index = 0`;
     await expectConsistent(w);
   });
 

@@ -24,6 +24,12 @@ export const uploadOperations = pgTable(
     status: text('status', { enum: UPLOAD_STATUSES }).notNull().default('active'),
     /** Whole-file SHA-256, recorded when the upload completes. */
     sha256: text('sha256'),
+    /** Adaptive zstd for this operation's chunks (fixed at creation, so a resume encodes as the first run did); null: off. */
+    compressionLevel: integer('compression_level'),
+    compressionMinSavings: integer('compression_min_savings'),
+    /** Envelope encryption: the KEK id and the operation's data key wrapped under it (base64); null: chunks in the clear. */
+    keyId: text('key_id'),
+    wrappedKey: text('wrapped_key'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
@@ -31,6 +37,8 @@ export const uploadOperations = pgTable(
     index('upload_operations_owner_idx').on(t.owner),
     // The janitor looks for active operations that stopped moving.
     index('upload_operations_status_idx').on(t.status, t.updatedAt),
+    // Key rotation finds the data keys still wrapped under a retiring KEK.
+    index('upload_operations_key_id_idx').on(t.keyId),
     check('upload_operations_status_check', sql`${t.status} in ('active', 'completed', 'cancelled')`),
     check('upload_operations_chunk_size_check', sql`${t.chunkSize} > 0`),
     check('upload_operations_source_size_check', sql`${t.sourceSize} >= 0`),

@@ -1,0 +1,10 @@
+ALTER TABLE "upload_operations" ADD COLUMN "compression_level" integer;--> statement-breakpoint
+ALTER TABLE "upload_operations" ADD COLUMN "compression_min_savings" integer;--> statement-breakpoint
+ALTER TABLE "upload_operations" ADD COLUMN "key_id" text;--> statement-breakpoint
+ALTER TABLE "upload_operations" ADD COLUMN "wrapped_key" text;--> statement-breakpoint
+ALTER TABLE "upload_chunks" ADD COLUMN "codec" text;--> statement-breakpoint
+ALTER TABLE "upload_chunks" ADD COLUMN "nonce" text;--> statement-breakpoint
+ALTER TABLE "upload_chunks" ADD COLUMN "stored_size" integer;--> statement-breakpoint
+ALTER TABLE "upload_chunks" ADD COLUMN "stored_sha256" text;--> statement-breakpoint
+ALTER TABLE "upload_chunks" ADD COLUMN "stored_md5" text;--> statement-breakpoint
+CREATE INDEX "upload_operations_key_id_idx" ON "upload_operations" USING btree ("key_id");
