@@ -93,6 +93,7 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
       {
         name: 'chunked_upload',
         state: 'uploading',
+        longRunning: true,
         // Each retry resumes from the manifest; a killed worker's attempt counts as one.
         retry: { attempts: config.MAX_RESUME_ATTEMPTS, backoffMs: config.RESUME_RETRY_DELAY_MS, backoff: 'fixed' },
         timeoutMs: stepTimeoutMs,
@@ -146,6 +147,7 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
       {
         name: 'verify_integrity',
         state: 'verifying',
+        longRunning: true,
         retry: storeRetry,
         timeoutMs: stepTimeoutMs,
         async action(ctx) {

@@ -6,6 +6,7 @@ import type { Sql } from 'postgres';
 import type { Db } from './db.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import type { FileLocks } from './file-lock.ts';
+import type { RunContextCache } from './run-context.ts';
 import type { SagaDefinition } from './types.ts';
 
 /** Engine timings, resolved from SagaEngineOptions. */
@@ -28,6 +29,8 @@ export interface EngineCore {
   defs: Map<string, SagaDefinition>;
   workerId: string;
   timings: EngineTimings;
+  /** Contexts of the jobs this process dispatched, so that running them needs no read. */
+  contexts: RunContextCache;
   events: EventEmitter;
   /** Aborted when the process drains: running steps hand their job back. */
   shutdown: AbortController;

@@ -12,12 +12,13 @@ import { createDb, isUniqueViolation } from './db.ts';
 import { createDispatcher } from './dispatcher.ts';
 import { SagaInputError, SagaLockedError, UnknownSagaError, toError } from './errors.ts';
 import { createFileLocks } from './file-lock.ts';
+import { createRunContextCache } from './run-context.ts';
 import { handleJob, releaseOwnLeases } from './handle-job.ts';
 import { recoverLostJobs, releaseStaleLocks, retryFailedCleanups, rollBackOverdue, type Cleaner, type CleanupPassResult } from './maintenance.ts';
 import { migrateSagaCore } from './migrate.ts';
 import { jobIdOf, queueName, queuesOf, type JobPayload } from './queues.ts';
 import { requestRollback, type RollbackRequestResult } from './request-rollback.ts';
-import { sagaEvents, sagaInstances, sagaOutbox, sagaSteps } from './schema.ts';
+import { sagaInstances } from './schema.ts';
 import { readEvents, readSaga, readStats } from './views.ts';
 import { LIVE_STATUSES, isLiveStatus } from './state-machine.ts';
 import type { JsonValue, SagaDefinition, SagaEventView, SagaStats, SagaView } from './types.ts';
@@ -147,6 +148,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
     },
     events: new EventEmitter(),
     shutdown: new AbortController(),
+    contexts: createRunContextCache(),
   };
   const workers: Worker[] = [];
   let maintenanceTimer: NodeJS.Timeout | undefined;
@@ -177,27 +179,27 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
       if (o.lockKey) await engine.ensureLock(o.lockKey, sagaId, deadlineAt);
       const firstStep = def.steps[0]!;
       const payload: JobPayload = { sagaId, seq: 1, step: 0, phase: 'action' };
+      const job = { queue: queueName(def.name, firstStep.name, 'action'), jobId: jobIdOf(sagaId, 1), payload, sagaId };
       try {
-        const [outbox] = await db.transaction(async (tx) => {
-          await tx.insert(sagaInstances).values({
-            id: sagaId,
-            name: def.name,
-            state: 'initialized',
-            status: 'running',
-            input,
-            idempotencyKey: o.idempotencyKey ?? null,
-            lockKey: o.lockKey ?? null,
-            deadlineAt,
-          });
-          await tx.insert(sagaSteps).values(def.steps.map((s, i) => ({ sagaId, stepIndex: i, name: s.name })));
-          await tx.insert(sagaEvents).values({ sagaId, type: 'saga_started', toState: 'initialized', data: { deadlineAt: deadlineAt.toISOString(), lockKey: o.lockKey ?? null } });
-          return tx
-            .insert(sagaOutbox)
-            .values({ sagaId, queue: queueName(def.name, firstStep.name, 'action'), jobId: jobIdOf(sagaId, 1), payload })
-            .returning();
-        });
+        // One statement, so one transaction: the saga, its step rows, its first event and the first job's outbox row.
+        await options.sql`
+          with saga as (
+            insert into saga_instances (id, name, state, status, input, idempotency_key, lock_key, deadline_at)
+            values (${sagaId}, ${def.name}, 'initialized', 'running', ${JSON.stringify(input ?? null)}::jsonb, ${o.idempotencyKey ?? null}, ${o.lockKey ?? null}, ${deadlineAt.toISOString()}::timestamptz)
+            returning id
+          ), steps as (
+            insert into saga_steps (saga_id, step_index, name)
+            select saga.id, s.i - 1, s.name from saga, unnest(${def.steps.map((x) => x.name)}::text[]) with ordinality as s(name, i)
+          ), started as (
+            insert into saga_events (saga_id, type, to_state, data)
+            select saga.id, 'saga_started', 'initialized', ${JSON.stringify({ deadlineAt: deadlineAt.toISOString(), lockKey: o.lockKey ?? null })}::jsonb from saga
+          )
+          insert into saga_outbox (saga_id, queue, job_id, payload)
+          select saga.id, ${job.queue}, ${job.jobId}, ${JSON.stringify(payload)}::jsonb from saga`;
         logger.info({ sagaId, saga: def.name, lockKey: o.lockKey }, 'saga started');
-        await core.dispatcher.dispatch(outbox ? [outbox] : []);
+        // Input as the database returns it (a JSON round trip), like every later read.
+        core.contexts.put(sagaId, 1, { sagaName: def.name, state: 'initialized', input: JSON.parse(JSON.stringify(input)) as JsonValue, outputs: {}, deadlineAt, lockKey: o.lockKey ?? null, attempts: 0 });
+        await core.dispatcher.enqueue(job);
         return { sagaId, created: true };
       } catch (err) {
         if (o.lockKey) await core.locks.release(o.lockKey, sagaId).catch(() => undefined);

@@ -1,13 +1,19 @@
-// The processor of every step and compensation queue: check the persisted state, claim, run, commit outcome + next job.
+// The processor of every step and compensation queue. The success path of a short action runs unclaimed and commits
+// in one fenced statement; everything else (long steps, compensations, failures, cancellations) claims the saga under
+// a row lock, runs, and commits outcome + next job in one transaction.
 import { DelayedError, type Job } from 'bullmq';
-import { eq, sql as dsql } from 'drizzle-orm';
+import { and, eq, isNull, sql as dsql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import { commitSuccess, plannedStates } from './commit-success.ts';
 import type { EngineCore } from './core.ts';
+import { readSnapshot, type RunContext } from './run-context.ts';
 import { CompensationFailed, isRollbackRequired, type Leftover } from './errors.ts';
 import { lockSaga } from './load-saga.ts';
-import { parseJobPayload, queueName, type JobPayload } from './queues.ts';
+import type { Tx } from './db.ts';
+import { jobIdOf, parseJobPayload, queueName, type JobPayload } from './queues.ts';
 import { DEFAULT_ACTION_RETRY, DEFAULT_COMPENSATION_RETRY, backoffDelay } from './retry.ts';
 import { runPhase, type PhaseOutcome } from './run-phase.ts';
-import { sagaDeadLetters, sagaInstances } from './schema.ts';
+import { sagaDeadLetters, sagaInstances, sagaOutbox } from './schema.ts';
 import { isTerminal, pathToStepState, type SagaState } from './state-machine.ts';
 import {
   beginRollback,
@@ -25,7 +31,7 @@ import {
   type LockedSaga,
   type TransitionResult,
 } from './transitions.ts';
-import type { JsonValue } from './types.ts';
+import type { JsonValue, SagaDefinition } from './types.ts';
 
 type Claim =
   | { kind: 'run'; attempt: number; input: JsonValue; outputs: Record<string, JsonValue | undefined>; deadlineAt: Date; sagaName: string }
@@ -34,13 +40,34 @@ type Claim =
   | { kind: 'dead'; reason: string }
   | { kind: 'transitioned'; result: TransitionResult; sagaId: string; lockKey: string | null; status: string; name: string };
 
+/** A step run without a claim: the attempt it counts as and when it began (recorded only at commit). */
+interface UnclaimedRun {
+  attempt: number;
+  startedAt: Date;
+  jobId: string | null;
+}
+
 /** Handles one delivery. Duplicate and stale deliveries are no-ops; malformed ones are set aside. */
 export async function handleJob(core: EngineCore, job: Job, token: string | undefined): Promise<void> {
   const parsed = parseJobPayload(job.data);
   if (!parsed.ok) return deadLetter(core, job, parsed.reason);
   const payload = parsed.payload;
-  const claim = await claimJob(core, job, payload);
   const log = core.logger.child({ sagaId: payload.sagaId, step: payload.step, phase: payload.phase, jobId: job.id });
+  if (payload.phase === 'action') {
+    const route = await routeUnclaimed(core, job, payload);
+    switch (route.kind) {
+      case 'dead':
+        return deadLetter(core, job, route.reason);
+      case 'stale':
+        log.debug({ why: route.why }, 'stale or duplicate delivery ignored');
+        return;
+      case 'run':
+        return runUnclaimed(core, job, payload, route.ctx, log);
+      case 'claim':
+        break;
+    }
+  }
+  const claim = await claimJob(core, job, payload);
   switch (claim.kind) {
     case 'dead':
       return deadLetter(core, job, claim.reason);
@@ -60,18 +87,83 @@ export async function handleJob(core: EngineCore, job: Job, token: string | unde
   const def = core.defs.get(claim.sagaName)!;
   const step = def.steps[payload.step]!;
   const stepLog = log.child({ saga: def.name, step: step.name, attempt: claim.attempt });
+  const outcome = await runLogged(core, payload, def, stepLog, { attempt: claim.attempt, input: claim.input, outputs: claim.outputs, deadlineAt: claim.deadlineAt, leased: true });
+  await commitOutcome(core, payload, def, outcome, stepLog, null);
+}
+
+type Route = { kind: 'run'; ctx: RunContext } | { kind: 'claim' } | { kind: 'stale'; why: string } | { kind: 'dead'; reason: string };
+
+/**
+ * Decides whether an action can run without a claim: a short step of a running saga at this dispatch, neither
+ * cancelled nor overdue nor leased. The context comes from this process' cache (it dispatched the job) or one read.
+ */
+async function routeUnclaimed(core: EngineCore, job: Job, payload: JobPayload): Promise<Route> {
+  let ctx = core.contexts.take(payload.sagaId, payload.seq);
+  if (!ctx) {
+    const snap = await readSnapshot(core.sql, payload.sagaId);
+    if (!snap) return { kind: 'dead', reason: `no saga with id ${payload.sagaId}` };
+    const def = core.defs.get(snap.name);
+    if (!def) return { kind: 'claim' };
+    if (isTerminal(snap.state as SagaState)) return { kind: 'stale', why: `saga is ${snap.state}` };
+    if (snap.dispatchSeq !== payload.seq) return { kind: 'stale', why: `dispatch ${payload.seq} superseded by ${snap.dispatchSeq}` };
+    if (snap.status !== 'running' || snap.currentPhase !== 'action' || snap.cancelRequested || snap.leaseLive) return { kind: 'claim' };
+    const outputs: Record<string, JsonValue | undefined> = {};
+    snap.steps.forEach((s, i) => {
+      const name = def.steps[i]?.name;
+      if (name && (s.status === 'succeeded' || s.output !== null)) outputs[name] = (s.output ?? undefined) as JsonValue | undefined;
+    });
+    ctx = { sagaName: snap.name, state: snap.state, input: snap.input, outputs, deadlineAt: snap.deadlineAt, lockKey: snap.lockKey, attempts: snap.steps[payload.step]?.attempts ?? 0 };
+  }
+  const def = core.defs.get(ctx.sagaName);
+  const step = def?.steps[payload.step];
+  // Anything unusual (unknown saga or step, wrong queue, a long step, a deadline) gets the locking path's checks.
+  if (!def || !step || step.longRunning || job.queueName !== queueName(def.name, step.name, 'action')) return { kind: 'claim' };
+  if (ctx.deadlineAt.getTime() <= Date.now()) return { kind: 'claim' };
+  try {
+    plannedStates(def, payload.step, ctx.state, payload.sagaId);
+  } catch {
+    return { kind: 'claim' };
+  }
+  return { kind: 'run', ctx };
+}
+
+/** Runs a short step unclaimed and commits its success in one statement; anything else takes the locking path. */
+async function runUnclaimed(core: EngineCore, job: Job, payload: JobPayload, ctx: RunContext, log: Logger): Promise<void> {
+  const def = core.defs.get(ctx.sagaName)!;
+  const step = def.steps[payload.step]!;
+  // A redelivery of this same job (its worker died) is another attempt: BullMQ counts the starts.
+  const attempt = ctx.attempts + Math.max(1, job.attemptsStarted ?? 1);
+  const stepLog = log.child({ saga: def.name, step: step.name, attempt });
+  const startedAt = new Date();
+  const outcome = await runLogged(core, payload, def, stepLog, { attempt, input: ctx.input, outputs: ctx.outputs, deadlineAt: ctx.deadlineAt, leased: false });
+  if (outcome.kind === 'ok') {
+    const output = outcome.output === null ? null : (JSON.parse(JSON.stringify(outcome.output)) as JsonValue);
+    const done = await commitSuccess(core.sql, { def, sagaId: payload.sagaId, seq: payload.seq, index: payload.step, attempt, fromState: ctx.state, output, startedAt, workerId: core.workerId, jobId: job.id });
+    if (done) {
+      if (done.next) {
+        const nextCtx: RunContext = { ...ctx, state: done.state, outputs: { ...ctx.outputs, [step.name]: output ?? undefined }, attempts: 0 };
+        core.contexts.put(payload.sagaId, done.next.payload.seq, nextCtx);
+        await core.dispatcher.enqueue({ ...done.next, sagaId: payload.sagaId });
+      }
+      if (done.ended) await sagaEnded(core, payload.sagaId, ctx.lockKey, def.name, 'completed');
+      return;
+    }
+  }
+  await commitOutcome(core, payload, def, outcome, stepLog, { attempt, startedAt, jobId: job.id ?? null });
+}
+
+/** Runs the phase with its log lines and the engine's 'step' event. */
+async function runLogged(
+  core: EngineCore,
+  payload: JobPayload,
+  def: SagaDefinition,
+  stepLog: Logger,
+  run: { attempt: number; input: JsonValue; outputs: Record<string, JsonValue | undefined>; deadlineAt: Date; leased: boolean },
+): Promise<PhaseOutcome> {
+  const step = def.steps[payload.step]!;
   const started = Date.now();
-  stepLog.info(`${payload.phase} started`);
-  const outcome = await runPhase(core, {
-    payload,
-    sagaName: def.name,
-    step,
-    attempt: claim.attempt,
-    input: claim.input,
-    outputs: claim.outputs,
-    deadlineAt: claim.deadlineAt,
-    log: stepLog,
-  });
+  if (stepLog.isLevelEnabled('info')) stepLog.info(`${payload.phase} started`);
+  const outcome = await runPhase(core, { payload, sagaName: def.name, step, log: stepLog, ...run });
   const durationMs = Date.now() - started;
   const summary = outcome.kind === 'ok' ? 'succeeded' : outcome.kind === 'aborted' ? `aborted (${outcome.cause})` : `failed: ${outcome.error.message}`;
   (outcome.kind === 'ok' ? stepLog.info.bind(stepLog) : stepLog.warn.bind(stepLog))(
@@ -79,12 +171,32 @@ export async function handleJob(core: EngineCore, job: Job, token: string | unde
     `${payload.phase} ${summary}`,
   );
   core.events.emit('step', { sagaName: def.name, step: step.name, phase: payload.phase, outcome: outcome.kind, durationMs });
+  return outcome;
+}
 
+/**
+ * The general commit: lock the saga, check this job still owns it, record the outcome and the next transition. An
+ * unclaimed run records here what its claim would have (state, attempt, `step_started`) before its outcome.
+ */
+async function commitOutcome(core: EngineCore, payload: JobPayload, def: SagaDefinition, outcome: PhaseOutcome, stepLog: Logger, unclaimed: UnclaimedRun | null): Promise<void> {
+  const step = def.steps[payload.step]!;
   const committed = await core.db.transaction(async (tx) => {
     const ls = await lockSaga(tx, payload.sagaId, core.defs, core.logger);
-    if (!ls || ls.saga.dispatchSeq !== payload.seq || ls.saga.leaseOwner !== core.workerId) {
+    const owned =
+      ls !== null &&
+      ls.saga.dispatchSeq === payload.seq &&
+      (unclaimed
+        ? !isTerminal(ls.saga.state as SagaState) && ls.saga.currentPhase === 'action' && !(ls.saga.leaseUntil && ls.saga.leaseUntil > new Date() && ls.saga.leaseOwner !== core.workerId)
+        : ls.saga.leaseOwner === core.workerId);
+    if (!ls || !owned) {
       stepLog.warn('lost this step to another worker before committing; outcome discarded');
       return null;
+    }
+    if (unclaimed) {
+      await markDelivered(tx, payload);
+      await moveState(ls, pathToStepState(ls.saga.state as SagaState, step.state ?? 'processing', ls.saga.id));
+      await saveStep(ls, payload.step, { status: 'running', attempts: unclaimed.attempt, startedAt: unclaimed.startedAt });
+      await recordEvent(tx, ls.saga.id, 'step_started', { step: step.name, phase: 'action', attempt: unclaimed.attempt, data: { worker: core.workerId, jobId: unclaimed.jobId } });
     }
     const result = payload.phase === 'action' ? await commitAction(ls, payload.step, outcome) : await commitCompensation(ls, payload.step, outcome);
     return result ? { result, lockKey: ls.saga.lockKey, status: ls.saga.status } : null;
@@ -112,6 +224,7 @@ async function claimJob(core: EngineCore, job: Job, payload: JobPayload): Promis
     if (saga.leaseOwner && saga.leaseOwner !== core.workerId && saga.leaseUntil && saga.leaseUntil > now) {
       return { kind: 'busy', until: saga.leaseUntil };
     }
+    await markDelivered(tx, payload);
     const base = { sagaId: saga.id, lockKey: saga.lockKey, name: ls.def.name };
     if (payload.phase === 'action') {
       if (saga.cancelRequestedAt || saga.deadlineAt <= now) {
@@ -192,12 +305,23 @@ async function commitCompensation(ls: LockedSaga, index: number, outcome: PhaseO
 
 async function afterCommit(core: EngineCore, result: TransitionResult, sagaId: string, lockKey: string | null, name: string, status: string): Promise<void> {
   await core.dispatcher.dispatch(result.outbox);
-  if (!result.ended) return;
+  if (result.ended) await sagaEnded(core, sagaId, lockKey, name, status);
+}
+
+async function sagaEnded(core: EngineCore, sagaId: string, lockKey: string | null, name: string, status: string): Promise<void> {
   if (lockKey) {
     await core.locks.release(lockKey, sagaId).catch((err: unknown) => core.logger.warn({ err, sagaId, lockKey }, 'lock release failed; it expires on its own'));
   }
   core.logger.info({ sagaId, saga: name, status }, `saga ended ${status}`);
   core.events.emit('saga_ended', { sagaId, sagaName: name, status });
+}
+
+/** The job is running, so its outbox row was delivered; the relay need not add it again. */
+async function markDelivered(tx: Tx, payload: JobPayload): Promise<void> {
+  await tx
+    .update(sagaOutbox)
+    .set({ dispatchedAt: new Date() })
+    .where(and(eq(sagaOutbox.jobId, jobIdOf(payload.sagaId, payload.seq)), isNull(sagaOutbox.dispatchedAt)));
 }
 
 async function deadLetter(core: EngineCore, job: Job, reason: string): Promise<void> {

@@ -3,6 +3,8 @@
 import type { EngineCore } from './core.ts';
 import { SagaNotFoundError } from './errors.ts';
 import { lockSaga } from './load-saga.ts';
+import { jobIdOf, queueName } from './queues.ts';
+import type { SagaDefinition } from './types.ts';
 import { isTerminal, type SagaState } from './state-machine.ts';
 import { beginRollback, recordEvent, saveSaga, type TransitionResult } from './transitions.ts';
 
@@ -11,6 +13,18 @@ export interface RollbackRequestResult {
   /** false when the saga had already ended. */
   accepted: boolean;
   state: SagaState;
+}
+
+/** Removes the saga's current job from its queue; false when a worker holds it (BullMQ refuses to remove a locked job). */
+async function jobIsIdle(core: EngineCore, def: SagaDefinition, step: number, sagaId: string, seq: number): Promise<boolean> {
+  const stepDef = def.steps[step];
+  if (!stepDef) return true;
+  // Redis unreachable: only flag; whichever worker runs the job next sees the flag.
+  const removed = await core.dispatcher
+    .queue(queueName(def.name, stepDef.name, 'action'))
+    .remove(jobIdOf(sagaId, seq))
+    .catch(() => 0);
+  return removed === 1;
 }
 
 /** Requests rollback with `reason` (CANCELLED or TIMEOUT). Idempotent. */
@@ -27,7 +41,10 @@ export async function requestRollback(core: EngineCore, sagaId: string, reason: 
     }
     let result: TransitionResult | null = null;
     const leaseLive = s.leaseOwner !== null && s.leaseUntil !== null && s.leaseUntil > new Date();
-    if (s.currentPhase === 'action' && !leaseLive) {
+    // A short step runs without a lease: only its job's lock in BullMQ says whether a worker is in it. Removing the job
+    // succeeds only when no worker holds it, and then none ever will; otherwise the running step's commit fails its
+    // fence on the flag set here, or its heartbeat sees the flag, and the rollback starts from there.
+    if (s.currentPhase === 'action' && !leaseLive && (await jobIsIdle(core, ls.def, s.currentStep, s.id, s.dispatchSeq))) {
       const step = ls.def.steps[s.currentStep];
       result = await beginRollback(ls, s.currentStep, { reason, message, step: step?.name ?? null });
     } else {

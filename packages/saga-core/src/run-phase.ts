@@ -1,5 +1,7 @@
-// Runs one step action or compensation outside any transaction, under a lease kept alive by heartbeats, with
-// abort on cancellation, deadline, step timeout, lost lease or worker shutdown.
+// Runs one step action or compensation outside any transaction, with abort on cancellation, deadline, step timeout,
+// lost lease (or a newer dispatch) or worker shutdown. A claimed phase holds a lease kept alive by heartbeats; an
+// unclaimed one (the success path of a short step) writes nothing unless it outlives a heartbeat interval, and then
+// only proves it is alive and looks for a cancellation, fenced by its dispatch number.
 import { and, eq, sql as dsql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { EngineCore } from './core.ts';
@@ -27,6 +29,8 @@ export interface PhaseInput {
   outputs: Record<string, JsonValue | undefined>;
   deadlineAt: Date;
   log: Logger;
+  /** True when the phase was claimed with a lease (renewed by heartbeats); false: fenced by dispatch number only. */
+  leased: boolean;
 }
 
 const MAX_TIMER = 2_147_000_000;
@@ -55,10 +59,12 @@ export async function runPhase(core: EngineCore, p: PhaseInput): Promise<PhaseOu
       updatedAt: new Date(),
     };
     if (progress) set.progress = progress;
+    if (!p.leased) delete set.leaseUntil;
+    const owner = p.leased ? eq(sagaInstances.leaseOwner, core.workerId) : undefined;
     const rows = await core.db
       .update(sagaInstances)
       .set(set)
-      .where(and(eq(sagaInstances.id, payload.sagaId), eq(sagaInstances.leaseOwner, core.workerId), eq(sagaInstances.dispatchSeq, payload.seq)))
+      .where(and(eq(sagaInstances.id, payload.sagaId), owner, eq(sagaInstances.dispatchSeq, payload.seq)))
       .returning({ cancelRequestedAt: sagaInstances.cancelRequestedAt, cancelReason: sagaInstances.cancelReason });
     const row = rows[0];
     if (!row) abort('LEASE_LOST', 'another worker took over this step (lease lost)');

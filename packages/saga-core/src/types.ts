@@ -67,6 +67,12 @@ export interface StepDefinition<Input = unknown> {
   compensateOnFailure?: boolean;
   /** Fine-grained state the saga is in while this step runs. Default `processing`. */
   state?: StepState;
+  /**
+   * A step that may run for minutes: it is claimed under a lease before it runs (renewed by heartbeats, so a killed
+   * worker's step is taken over when the lease runs out, and no second worker starts it meanwhile). Other steps run
+   * unclaimed, fenced by their dispatch number when they commit, and cost one statement on success. Default false.
+   */
+  longRunning?: boolean;
 }
 
 /** A saga definition: a name and ordered steps. */
