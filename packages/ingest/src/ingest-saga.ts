@@ -1,12 +1,13 @@
 // The document-ingestion saga: nine steps from a source file to a committed document, each with its compensation.
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { CompensationFailed, SagaRollbackRequired, defineSaga, type Leftover, type SagaDefinition, type SagaEngine, type StepContext, type StepDefinition } from '@ingest/saga-core';
+import { CompensationFailed, SagaRollbackRequired, defineSaga, type Leftover, type SagaDefinition, type StepContext, type StepDefinition } from '@ingest/saga-core';
 import { StorageError, isRetryableStorageError, storageErrorCode, type DeletionReport, type Uploader, type UploadProgress } from '@ingest/storage';
 import type { IngestConfig } from './config.ts';
 import { SourceRejectedError } from './errors.ts';
 import type { IngestRequest } from './request.ts';
 import { resolveSource } from './source-path.ts';
+import { INGEST_STAGES } from './stages.ts';
 import type { DownstreamStores } from './stores.ts';
 
 /** Name of the saga in queues and tables. */
@@ -45,7 +46,6 @@ export type IngestInput = {
 /** Collaborators of the saga's steps. */
 export interface IngestSagaDeps {
   config: IngestConfig;
-  engine: () => SagaEngine;
   uploader: Uploader;
   stores: DownstreamStores;
 }
@@ -71,11 +71,10 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
           if (source.realPath !== ctx.input.sourcePath) {
             throw new SagaRollbackRequired('SOURCE_CHANGED', `filePath now resolves to ${source.realPath}, not ${ctx.input.sourcePath}`);
           }
-          await deps.engine().ensureLock(ctx.input.lockKey, ctx.sagaId, ctx.deadlineAt);
           return { sizeBytes: source.sizeBytes, mtimeMs: source.mtimeMs, sourcePath: source.realPath };
         },
         async compensation(ctx) {
-          await undo('lock', ctx.input.lockKey, () => deps.engine().releaseLock(ctx.input.lockKey, ctx.sagaId));
+          await undo('lock', ctx.input.lockKey, () => ctx.releaseExclusivity());
         },
       },
       {
@@ -255,6 +254,9 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
   return defineSaga<IngestInput>({
     name: INGEST_SAGA,
     timeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
+    stages: INGEST_STAGES,
+    // One live saga per source file; the engine takes it at start, checks it before each step, frees it at the end.
+    exclusivityKey: (input) => input.lockKey,
     steps: steps.map((step) => (step.compensation ? { compensationRetry, ...step } : step)),
   });
 }

@@ -72,11 +72,10 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     graph: client(storeUrls.graph),
     security: client(storeUrls.security),
   });
-  let engineRef: SagaEngine | undefined;
   const engine = await createSagaEngine({
     sql,
     redisUrl: config.REDIS_URL,
-    sagas: [ingestSaga({ config, uploader, stores, engine: () => engineRef! })],
+    sagas: [ingestSaga({ config, uploader, stores })],
     prefix: config.QUEUE_PREFIX,
     logger,
     leaseMs: config.STEP_LEASE_MS,
@@ -85,7 +84,6 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     abortGraceMs: config.S3_CALL_TIMEOUT_MS + 15_000,
     defaultTimeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
   });
-  engineRef = engine;
   const relationalDb = storageDatabase(client(storeUrls.relational));
 
   const cleaners: Record<string, Cleaner> = {
@@ -155,7 +153,6 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
       };
       return engine.start(INGEST_SAGA, input, {
         sagaId,
-        lockKey: input.lockKey,
         ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}),
       });
     },

@@ -4,7 +4,8 @@
 // a state someone else changed) nothing is written and the caller takes the general, locking path.
 import type { Sql } from 'postgres';
 import { jobIdOf, queueName, type JobPayload } from './queues.ts';
-import { isTerminal, pathToStepState, statusOf, type SagaState, type StepState } from './state-machine.ts';
+import { isTerminal, pathToStepState, statusOf, type SagaState } from './state-machine.ts';
+import { stagesOf } from './transitions.ts';
 import type { JsonValue, SagaDefinition } from './types.ts';
 
 /** One event row of the transition, in the order it happened. */
@@ -32,6 +33,11 @@ export interface SuccessInput {
   startedAt: Date;
   workerId: string;
   jobId: string | undefined;
+  /**
+   * The next step runs in this process right away instead of through its queue: its attempt is counted and its row
+   * marked running in this statement, so that a crash during it still counts, and a cancellation waits for it.
+   */
+  runNextHere: boolean;
 }
 
 /** The job to enqueue next (none when the saga completed), and the saga's state after the step. */
@@ -47,10 +53,11 @@ export interface SuccessResult {
  */
 export function plannedStates(def: SagaDefinition, index: number, fromState: string, sagaId: string): { during: SagaState[]; after: SagaState[] } {
   const step = def.steps[index]!;
-  const during = isTerminal(fromState as SagaState) ? [] : pathToStepState(fromState as SagaState, (step.state ?? 'processing') as StepState, sagaId);
-  const current = (during.at(-1) ?? fromState) as SagaState;
+  const stages = stagesOf(def);
+  const during = isTerminal(fromState) ? [] : pathToStepState(stages, fromState, step.state ?? 'processing', sagaId);
+  const current = during.at(-1) ?? fromState;
   const next = def.steps[index + 1];
-  const after = next ? pathToStepState(current, (next.state ?? 'processing') as StepState, sagaId) : (['completed'] as SagaState[]);
+  const after = next ? pathToStepState(stages, current, next.state ?? 'processing', sagaId) : pathToStepState(stages, current, 'completed', sagaId);
   return { during, after };
 }
 
@@ -106,6 +113,10 @@ export async function commitSuccess(sql: Sql, c: SuccessInput): Promise<SuccessR
     ), delivered as (
       update saga_outbox set dispatched_at = now()
        where job_id = ${jobIdOf(c.sagaId, c.seq)} and dispatched_at is null and exists (select 1 from fence)
+    ), running as (
+      update saga_steps set status = 'running', attempts = saga_steps.attempts + 1, started_at = now()
+        from fence
+       where ${c.runNextHere && next !== null}::boolean and saga_steps.saga_id = fence.id and saga_steps.step_index = ${index + 1}
     ), outbox as (
       insert into saga_outbox (saga_id, queue, job_id, payload)
       select fence.id, ${next?.queue ?? ''}, ${next?.jobId ?? ''}, ${next ? JSON.stringify(next.payload) : null}::jsonb

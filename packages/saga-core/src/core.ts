@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import type { Db } from './db.ts';
 import type { Dispatcher } from './dispatcher.ts';
-import type { FileLocks } from './file-lock.ts';
+import type { ResourceLocks } from './resource-lock.ts';
 import type { RunContextCache } from './run-context.ts';
 import type { SagaDefinition } from './types.ts';
 
@@ -23,12 +23,14 @@ export interface EngineCore {
   sql: Sql;
   db: Db;
   redis: Redis;
-  locks: FileLocks;
+  locks: ResourceLocks;
   dispatcher: Dispatcher;
   logger: Logger;
   defs: Map<string, SagaDefinition>;
   workerId: string;
   timings: EngineTimings;
+  /** Queues this process' workers consume: a short step of one of them may run right after the step before it. */
+  consumed: Set<string>;
   /** Contexts of the jobs this process dispatched, so that running them needs no read. */
   contexts: RunContextCache;
   events: EventEmitter;

@@ -75,7 +75,15 @@ export function createDispatcher(db: Db, connection: ConnectionOptions, prefix: 
           const due = await tx
             .select()
             .from(sagaOutbox)
-            .where(and(isNull(sagaOutbox.dispatchedAt), lt(sagaOutbox.createdAt, dsql`now() - make_interval(secs => ${olderThanMs / 1000})`)))
+            .where(
+              and(
+                isNull(sagaOutbox.dispatchedAt),
+                lt(sagaOutbox.createdAt, dsql`now() - make_interval(secs => ${olderThanMs / 1000})`),
+                // A saga touched lately is being worked on (a step running in the process that committed the row
+                // proves it with heartbeats): its row is not lost, only not enqueued.
+                dsql`not exists (select 1 from saga_instances s where s.id = ${sagaOutbox.sagaId} and s.updated_at > now() - make_interval(secs => ${olderThanMs / 1000}))`,
+              ),
+            )
             .orderBy(asc(sagaOutbox.id))
             .limit(100)
             .for('update', { skipLocked: true });

@@ -11,7 +11,8 @@ import type { EngineCore } from './core.ts';
 import { createDb, isUniqueViolation } from './db.ts';
 import { createDispatcher } from './dispatcher.ts';
 import { SagaInputError, SagaLockedError, UnknownSagaError, toError } from './errors.ts';
-import { createFileLocks } from './file-lock.ts';
+import { ensureLock } from './exclusivity.ts';
+import { createResourceLocks } from './resource-lock.ts';
 import { createRunContextCache } from './run-context.ts';
 import { handleJob, releaseOwnLeases } from './handle-job.ts';
 import { recoverLostJobs, releaseStaleLocks, retryFailedCleanups, rollBackOverdue, type Cleaner, type CleanupPassResult } from './maintenance.ts';
@@ -20,7 +21,7 @@ import { jobIdOf, queueName, queuesOf, type JobPayload } from './queues.ts';
 import { requestRollback, type RollbackRequestResult } from './request-rollback.ts';
 import { sagaInstances } from './schema.ts';
 import { readEvents, readSaga, readStats } from './views.ts';
-import { LIVE_STATUSES, isLiveStatus } from './state-machine.ts';
+import { LIVE_STATUSES } from './state-machine.ts';
 import type { JsonValue, SagaDefinition, SagaEventView, SagaStats, SagaView } from './types.ts';
 
 /** Options of createSagaEngine. */
@@ -134,7 +135,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
     sql: options.sql,
     db,
     redis,
-    locks: createFileLocks(redis, prefix),
+    locks: createResourceLocks(redis, prefix),
     dispatcher: createDispatcher(db, connection, prefix, logger),
     logger,
     defs,
@@ -149,6 +150,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
     events: new EventEmitter(),
     shutdown: new AbortController(),
     contexts: createRunContextCache(),
+    consumed: new Set(),
   };
   const workers: Worker[] = [];
   let maintenanceTimer: NodeJS.Timeout | undefined;
@@ -176,7 +178,8 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
       const sagaId = o.sagaId ?? randomUUID();
       const timeoutSeconds = o.timeoutSeconds ?? def.timeoutSeconds ?? core.timings.defaultTimeoutSeconds;
       const deadlineAt = new Date(Date.now() + timeoutSeconds * 1000);
-      if (o.lockKey) await engine.ensureLock(o.lockKey, sagaId, deadlineAt);
+      const lockKey = o.lockKey ?? def.exclusivityKey?.(input) ?? undefined;
+      if (lockKey) await engine.ensureLock(lockKey, sagaId, deadlineAt);
       const firstStep = def.steps[0]!;
       const payload: JobPayload = { sagaId, seq: 1, step: 0, phase: 'action' };
       const job = { queue: queueName(def.name, firstStep.name, 'action'), jobId: jobIdOf(sagaId, 1), payload, sagaId };
@@ -185,52 +188,40 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
         await options.sql`
           with saga as (
             insert into saga_instances (id, name, state, status, input, idempotency_key, lock_key, deadline_at)
-            values (${sagaId}, ${def.name}, 'initialized', 'running', ${JSON.stringify(input ?? null)}::jsonb, ${o.idempotencyKey ?? null}, ${o.lockKey ?? null}, ${deadlineAt.toISOString()}::timestamptz)
+            values (${sagaId}, ${def.name}, 'initialized', 'running', ${JSON.stringify(input ?? null)}::jsonb, ${o.idempotencyKey ?? null}, ${lockKey ?? null}, ${deadlineAt.toISOString()}::timestamptz)
             returning id
           ), steps as (
             insert into saga_steps (saga_id, step_index, name)
             select saga.id, s.i - 1, s.name from saga, unnest(${def.steps.map((x) => x.name)}::text[]) with ordinality as s(name, i)
           ), started as (
             insert into saga_events (saga_id, type, to_state, data)
-            select saga.id, 'saga_started', 'initialized', ${JSON.stringify({ deadlineAt: deadlineAt.toISOString(), lockKey: o.lockKey ?? null })}::jsonb from saga
+            select saga.id, 'saga_started', 'initialized', ${JSON.stringify({ deadlineAt: deadlineAt.toISOString(), lockKey: lockKey ?? null })}::jsonb from saga
           )
           insert into saga_outbox (saga_id, queue, job_id, payload)
           select saga.id, ${job.queue}, ${job.jobId}, ${JSON.stringify(payload)}::jsonb from saga`;
-        logger.info({ sagaId, saga: def.name, lockKey: o.lockKey }, 'saga started');
+        logger.info({ sagaId, saga: def.name, lockKey: lockKey }, 'saga started');
         // Input as the database returns it (a JSON round trip), like every later read.
-        core.contexts.put(sagaId, 1, { sagaName: def.name, state: 'initialized', input: JSON.parse(JSON.stringify(input)) as JsonValue, outputs: {}, deadlineAt, lockKey: o.lockKey ?? null, attempts: 0 });
+        core.contexts.put(sagaId, 1, { sagaName: def.name, state: 'initialized', input: JSON.parse(JSON.stringify(input)) as JsonValue, outputs: {}, deadlineAt, lockKey: lockKey ?? null, attempts: 0 });
         await core.dispatcher.enqueue(job);
         return { sagaId, created: true };
       } catch (err) {
-        if (o.lockKey) await core.locks.release(o.lockKey, sagaId).catch(() => undefined);
+        if (lockKey) await core.locks.release(lockKey, sagaId).catch(() => undefined);
         if (o.idempotencyKey && isUniqueViolation(err, 'saga_instances_idempotency_key')) {
           const [existing] = await db.select({ id: sagaInstances.id }).from(sagaInstances).where(eq(sagaInstances.idempotencyKey, o.idempotencyKey));
           if (existing) return { sagaId: existing.id, created: false };
         }
-        if (o.lockKey && isUniqueViolation(err, 'saga_instances_live_lock')) {
+        if (lockKey && isUniqueViolation(err, 'saga_instances_live_lock')) {
           const [holder] = await db
             .select({ id: sagaInstances.id })
             .from(sagaInstances)
-            .where(and(eq(sagaInstances.lockKey, o.lockKey), inArray(sagaInstances.status, [...LIVE_STATUSES])));
-          throw new SagaLockedError(o.lockKey, holder?.id ?? 'unknown');
+            .where(and(eq(sagaInstances.lockKey, lockKey), inArray(sagaInstances.status, [...LIVE_STATUSES])));
+          throw new SagaLockedError(lockKey, holder?.id ?? 'unknown');
         }
         throw err;
       }
     },
 
-    async ensureLock(lockKey, sagaId, deadlineAt) {
-      const ttl = Math.max(60_000, deadlineAt.getTime() - Date.now() + core.timings.lockTtlMarginMs);
-      const holder = await core.locks.acquire(lockKey, sagaId, ttl);
-      if (holder === null) return;
-      // Redis says someone holds it; PostgreSQL decides whether that saga is still live.
-      const [h] = await db.select({ status: sagaInstances.status }).from(sagaInstances).where(eq(sagaInstances.id, holder));
-      if (h && isLiveStatus(h.status)) throw new SagaLockedError(lockKey, holder);
-      if (!(await core.locks.replace(lockKey, holder, sagaId, ttl))) {
-        const now = await core.locks.acquire(lockKey, sagaId, ttl);
-        if (now !== null) throw new SagaLockedError(lockKey, now);
-      }
-      logger.info({ lockKey, staleHolder: holder, sagaId }, 'took over a stale lock');
-    },
+    ensureLock: (lockKey, sagaId, deadlineAt) => ensureLock(core, lockKey, sagaId, deadlineAt),
 
     releaseLock: (lockKey, sagaId) => core.locks.release(lockKey, sagaId),
     cancel: (sagaId) => requestRollback(core, sagaId, 'CANCELLED', 'saga cancelled by request'),
@@ -258,6 +249,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
       const unknown = names.filter((n) => !known.has(n));
       if (unknown.length > 0) throw new SagaInputError(`unknown queues: ${unknown.join(', ')}`);
       for (const name of names) {
+        core.consumed.add(name);
         const worker = new Worker(name, (job, token) => handleJob(core, job, token), {
           connection,
           prefix,
@@ -288,6 +280,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
 
     async close() {
       core.shutdown.abort();
+      core.consumed.clear();
       if (maintenanceTimer) clearTimeout(maintenanceTimer);
       await Promise.all(workers.map((x) => x.close()));
       workers.length = 0;

@@ -33,7 +33,7 @@ export async function requestRollback(core: EngineCore, sagaId: string, reason: 
     const ls = await lockSaga(tx, sagaId, core.defs, core.logger);
     if (!ls) throw new SagaNotFoundError(sagaId);
     const s = ls.saga;
-    if (isTerminal(s.state as SagaState)) return { accepted: false, state: s.state as SagaState, result: null, ls };
+    if (isTerminal(s.state)) return { accepted: false, state: s.state, result: null, ls };
     if (!s.cancelRequestedAt) {
       s.cancelRequestedAt = new Date();
       s.cancelReason = reason;
@@ -44,13 +44,15 @@ export async function requestRollback(core: EngineCore, sagaId: string, reason: 
     // A short step runs without a lease: only its job's lock in BullMQ says whether a worker is in it. Removing the job
     // succeeds only when no worker holds it, and then none ever will; otherwise the running step's commit fails its
     // fence on the flag set here, or its heartbeat sees the flag, and the rollback starts from there.
-    if (s.currentPhase === 'action' && !leaseLive && (await jobIsIdle(core, ls.def, s.currentStep, s.id, s.dispatchSeq))) {
+    // A step marked running without a lease runs in the process that ran the step before it (its job never went to Redis).
+    const runningHere = ls.steps[s.currentStep]?.status === 'running';
+    if (s.currentPhase === 'action' && !leaseLive && !runningHere && (await jobIsIdle(core, ls.def, s.currentStep, s.id, s.dispatchSeq))) {
       const step = ls.def.steps[s.currentStep];
       result = await beginRollback(ls, s.currentStep, { reason, message, step: step?.name ?? null });
     } else {
       await saveSaga(ls);
     }
-    return { accepted: true, state: s.state as SagaState, result, ls };
+    return { accepted: true, state: s.state, result, ls };
   });
   if (out.result) {
     await core.dispatcher.dispatch(out.result.outbox);

@@ -6,11 +6,8 @@
 // compensation the undo of a step's effect; compensations run in reverse order (LIFO), best effort.
 // outbox       rows committed with a transition naming the job to enqueue next; a relay delivers what was missed.
 // leftover     what a compensation could not undo (store, key, error): a `failed_cleanups` row the janitor retries.
-// operation    (ingestion) one streaming upload of a source file into object storage.
-// chunk        (ingestion) one fixed-size piece of a source file, stored as its own object.
-// manifest     (ingestion) the committed list of stored chunks of an operation: the resume point.
 import type { Logger } from 'pino';
-import type { SagaState, SagaStatus, StepState } from './state-machine.ts';
+import type { SagaState, SagaStatus, StageMachine, StepState } from './state-machine.ts';
 
 /** Any value that survives a JSON round trip (inputs and step outputs are stored as jsonb). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -47,6 +44,11 @@ export interface StepContext<Input = unknown> {
   log: Logger;
   /** Persists progress on the saga (throttled), and proves the worker is alive. */
   reportProgress(progress: JsonObject): Promise<void>;
+  /**
+   * Frees the saga's exclusivity key before the saga ends (a compensation that undid the last use of the resource);
+   * the engine frees it at the end anyway. No-op for a saga without one.
+   */
+  releaseExclusivity(): Promise<void>;
 }
 
 /** One step of a saga. */
@@ -65,7 +67,7 @@ export interface StepDefinition<Input = unknown> {
   timeoutMs?: number;
   /** Also run this step's compensation when the step itself failed (its effect may be partial). Default false. */
   compensateOnFailure?: boolean;
-  /** Fine-grained state the saga is in while this step runs. Default `processing`. */
+  /** The label the saga is in while this step runs, one of its definition's stages. Default `processing`. */
   state?: StepState;
   /**
    * A step that may run for minutes: it is claimed under a lease before it runs (renewed by heartbeats, so a killed
@@ -80,10 +82,17 @@ export interface SagaDefinition<Input = unknown> {
   /** Unique per engine; part of queue names, so no ':' . */
   name: string;
   steps: StepDefinition<Input>[];
+  /**
+   * The resource this saga must hold alone (a second live saga with the same key is refused with SagaLockedError).
+   * The engine takes it at start, checks it before each action and releases it when the saga ends.
+   */
+  exclusivityKey?(input: Input): string | null;
   /** Validates and normalises input at start; throw SagaInputError with what is wrong. */
   parseInput?(input: unknown): Input;
   /** Default deadline of one saga. Default 3600 s. */
   timeoutSeconds?: number;
+  /** The saga's own state labels and which may follow which; default the engine's (initialized, processing, ...). */
+  stages?: StageMachine;
 }
 
 /** A step as the API reports it. */
