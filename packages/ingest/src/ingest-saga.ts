@@ -1,7 +1,7 @@
 // The document-ingestion saga: nine steps from a source file to a committed document, each with its compensation.
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import { CompensationFailed, SagaRollbackRequired, defineSaga, type Leftover, type SagaDefinition, type StepContext, type StepDefinition } from '@ingest/saga-core';
+import { CompensationFailed, SagaRollbackRequired, defineSaga, type Leftover, type SagaDefinition, type SagaStep, type StepContext } from '@ingest/saga-core';
 import { StorageError, isRetryableStorageError, storageErrorCode, type DeletionReport, type Uploader, type UploadProgress } from '@ingest/storage';
 import type { IngestConfig } from './config.ts';
 import { SourceRejectedError } from './errors.ts';
@@ -43,6 +43,19 @@ export type IngestInput = {
   requestedAt: string;
 };
 
+/** What each step records as its output (typed: later steps read them without casts). */
+export type IngestOutputs = {
+  validate_file: { sizeBytes: number; mtimeMs: number; sourcePath: string };
+  start_streaming: { operationId: string };
+  chunked_upload: { chunkCount: number; totalBytes: number; sha256: string; chunksUploaded: number; chunksSkipped: number; resumed: boolean; durationMs: number };
+  verify_integrity: { chunkCount: number; totalBytes: number; sha256: string };
+  security_classification: { classification: string };
+  vector_insert: { chunks: number; source: string };
+  graph_insert: { relations: number };
+  relational_insert: { documentId: string };
+  finalize: { documentId: string; committedAt: string };
+};
+
 /** Collaborators of the saga's steps. */
 export interface IngestSagaDeps {
   config: IngestConfig;
@@ -50,16 +63,16 @@ export interface IngestSagaDeps {
   stores: DownstreamStores;
 }
 
-type Ctx = StepContext<IngestInput>;
+type Ctx = StepContext<IngestInput, IngestOutputs>;
 
 /** Builds the saga definition over its collaborators. */
-export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
+export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput, IngestOutputs> {
   const { config, uploader, stores } = deps;
   const stepTimeoutMs = config.SAGA_TIMEOUT_SECONDS * 1000;
   const storeRetry = { attempts: config.STORE_RETRY_ATTEMPTS, backoffMs: config.STORE_RETRY_BACKOFF_MS, backoff: 'exponential' as const, maxBackoffMs: 30_000 };
   const compensationRetry = { attempts: config.COMPENSATION_RETRY_ATTEMPTS, backoffMs: config.STORE_RETRY_BACKOFF_MS, backoff: 'exponential' as const, maxBackoffMs: 30_000 };
 
-  const steps: StepDefinition<IngestInput>[] = [
+  const steps: SagaStep<IngestInput, IngestOutputs>[] = [
       {
         name: 'validate_file',
         state: 'initialized',
@@ -217,7 +230,7 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
         async action(ctx) {
           const { metadata } = ctx.input;
           const { title, category, securityLevel, ...rest } = metadata;
-          const verified = ctx.outputs.verify_integrity as { chunkCount: number; totalBytes: number; sha256: string };
+          const verified = verifiedOutput(ctx);
           await storage(() =>
             stores.relational.upsert({
               id: ctx.input.documentId,
@@ -251,7 +264,7 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
         },
       },
   ];
-  return defineSaga<IngestInput>({
+  return defineSaga<IngestInput, IngestOutputs>({
     name: INGEST_SAGA,
     timeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
     stages: INGEST_STAGES,
@@ -292,10 +305,15 @@ function asFatal(err: unknown): unknown {
   return err;
 }
 
-function verifiedHash(ctx: Ctx): string {
-  const v = ctx.outputs.verify_integrity as { sha256?: string } | undefined;
+/** What the integrity gate recorded; its absence means the saga's record is corrupt. */
+function verifiedOutput(ctx: Ctx): IngestOutputs['verify_integrity'] {
+  const v = ctx.outputs.verify_integrity;
   if (!v?.sha256) throw new SagaRollbackRequired('METADATA_CORRUPT', 'verify_integrity recorded no sha256');
-  return v.sha256;
+  return v;
+}
+
+function verifiedHash(ctx: Ctx): string {
+  return verifiedOutput(ctx).sha256;
 }
 
 async function openText(config: IngestConfig, ctx: Ctx): Promise<{ stream: Readable; source: string } | null> {

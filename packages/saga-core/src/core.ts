@@ -7,7 +7,7 @@ import type { Db } from './db.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import type { ResourceLocks } from './resource-lock.ts';
 import type { RunContextCache } from './run-context.ts';
-import type { SagaDefinition } from './types.ts';
+import type { SagaDefinition, SagaEngineEvents } from './types.ts';
 
 /** Engine timings, resolved from SagaEngineOptions. */
 export interface EngineTimings {
@@ -36,4 +36,9 @@ export interface EngineCore {
   events: EventEmitter;
   /** Aborted when the process drains: running steps hand their job back. */
   shutdown: AbortController;
+}
+
+/** Emits a typed engine event to this process' listeners. */
+export function emitEvent<E extends keyof SagaEngineEvents>(core: EngineCore, event: E, payload: SagaEngineEvents[E]): void {
+  core.events.emit(event, payload);
 }

@@ -1,12 +1,12 @@
 // Validates a saga definition once, when it is defined, so that a broken saga never reaches a queue.
 import { SagaDefinitionError } from './errors.ts';
 import { DEFAULT_STAGES, ENGINE_STATES, canTransition, type StageMachine } from './state-machine.ts';
-import type { RetryPolicy, SagaDefinition } from './types.ts';
+import type { RetryPolicy, SagaDefinition, StepOutputs } from './types.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** Checks a saga definition and returns it; throws SagaDefinitionError listing every problem. */
-export function defineSaga<Input>(definition: SagaDefinition<Input>): SagaDefinition<Input> {
+export function defineSaga<Input, Outputs extends StepOutputs = StepOutputs>(definition: SagaDefinition<Input, Outputs>): SagaDefinition<Input, Outputs> {
   const problems: string[] = [];
   const name = typeof definition?.name === 'string' ? definition.name : '';
   if (!NAME.test(name)) problems.push(`name ${JSON.stringify(definition?.name)} must match ${NAME}`);

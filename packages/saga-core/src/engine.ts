@@ -22,7 +22,7 @@ import { requestRollback, type RollbackRequestResult } from './request-rollback.
 import { sagaInstances } from './schema.ts';
 import { readEvents, readSaga, readStats } from './views.ts';
 import { LIVE_STATUSES } from './state-machine.ts';
-import type { JsonValue, SagaDefinition, SagaEventView, SagaStats, SagaView } from './types.ts';
+import type { JsonValue, SagaDefinition, SagaEngineEvents, SagaEventView, SagaStats, SagaView } from './types.ts';
 
 /** Options of createSagaEngine. */
 export interface SagaEngineOptions {
@@ -74,7 +74,7 @@ export interface WorkerOptions {
   maintenanceIntervalMs?: number;
 }
 
-/** Events: 'step' {sagaName, step, phase, outcome, durationMs}; 'saga_ended' {sagaId, sagaName, status}. */
+/** A saga engine; its events are listed in SagaEngineEvents. */
 export interface SagaEngine {
   /** Starts a saga; returns its id and whether it was new (false: same idempotency key). */
   start(sagaName: string, input: unknown, options?: StartSagaOptions): Promise<{ sagaId: string; created: boolean }>;
@@ -98,7 +98,7 @@ export interface SagaEngine {
   retryFailedCleanups(cleaners: Record<string, Cleaner>, options?: { limit?: number; baseBackoffMs?: number }): Promise<CleanupPassResult>;
   /** Round trip to Redis over the engine's own connection (health checks). */
   pingRedis(): Promise<void>;
-  on(event: 'step' | 'saga_ended', listener: (e: Record<string, unknown>) => void): void;
+  on<E extends keyof SagaEngineEvents>(event: E, listener: (e: SagaEngineEvents[E]) => void): void;
   /** Stops workers (running steps hand back their job), closes queues and Redis. */
   close(): Promise<void>;
   readonly logger: Logger;
@@ -234,7 +234,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
     },
     retryFailedCleanups: (cleaners, o) => retryFailedCleanups(core, cleaners, o),
     on(event, listener) {
-      core.events.on(event, (e: Record<string, unknown>) => {
+      core.events.on(event, (e: SagaEngineEvents[typeof event]) => {
         try {
           listener(e);
         } catch (err) {

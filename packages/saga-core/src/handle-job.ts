@@ -5,7 +5,7 @@ import { DelayedError, type Job } from 'bullmq';
 import { and, eq, isNull, sql as dsql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { commitSuccess, plannedStates } from './commit-success.ts';
-import type { EngineCore } from './core.ts';
+import { emitEvent, type EngineCore } from './core.ts';
 import { readSnapshot, type RunContext } from './run-context.ts';
 import { CompensationFailed, isRollbackRequired, type Leftover } from './errors.ts';
 import { lockSaga } from './load-saga.ts';
@@ -14,7 +14,7 @@ import { jobIdOf, parseJobPayload, queueName, type JobPayload } from './queues.t
 import { DEFAULT_ACTION_RETRY, DEFAULT_COMPENSATION_RETRY, backoffDelay } from './retry.ts';
 import { runPhase, type PhaseOutcome } from './run-phase.ts';
 import { sagaDeadLetters, sagaInstances, sagaOutbox } from './schema.ts';
-import { isTerminal, pathToStepState } from './state-machine.ts';
+import { isTerminal, pathToStepState, type SagaStatus } from './state-machine.ts';
 import {
   beginRollback,
   completeAction,
@@ -199,7 +199,7 @@ async function runLogged(
     { durationMs, outcome: outcome.kind, ...(outcome.kind === 'error' ? { err: outcome.error } : {}) },
     `${payload.phase} ${summary}`,
   );
-  core.events.emit('step', { sagaName: def.name, step: step.name, phase: payload.phase, outcome: outcome.kind, durationMs });
+  emitEvent(core, 'step', { sagaName: def.name, step: step.name, phase: payload.phase, outcome: outcome.kind, durationMs });
   return outcome;
 }
 
@@ -342,7 +342,7 @@ async function sagaEnded(core: EngineCore, sagaId: string, lockKey: string | nul
     await core.locks.release(lockKey, sagaId).catch((err: unknown) => core.logger.warn({ err, sagaId, lockKey }, 'lock release failed; it expires on its own'));
   }
   core.logger.info({ sagaId, saga: name, status }, `saga ended ${status}`);
-  core.events.emit('saga_ended', { sagaId, sagaName: name, status });
+  emitEvent(core, 'saga_ended', { sagaId, sagaName: name, status: status as SagaStatus });
 }
 
 /** The job is running, so its outbox row was delivered; the relay need not add it again. */

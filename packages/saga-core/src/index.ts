@@ -43,6 +43,8 @@ export type {
   RetryPolicy,
   StepContext,
   StepDefinition,
+  StepOutputs,
+  SagaStep,
   SagaDefinition,
   StepView,
   StepStatus,
@@ -51,6 +53,7 @@ export type {
   SagaView,
   SagaEventView,
   SagaStats,
+  SagaEngineEvents,
 } from './types.ts';
 /** The engine's drizzle tables, for read-only queries elsewhere (the consistency checker, dashboards). */
 export * as sagaSchema from './schema.ts';

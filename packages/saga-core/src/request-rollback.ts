@@ -1,11 +1,11 @@
 // Rolls a saga back on request (user cancellation, overdue deadline): at once when no worker runs it,
 // otherwise by flagging it so the running step aborts at its next check.
-import type { EngineCore } from './core.ts';
+import { emitEvent, type EngineCore } from './core.ts';
 import { SagaNotFoundError } from './errors.ts';
 import { lockSaga } from './load-saga.ts';
 import { jobIdOf, queueName } from './queues.ts';
 import type { SagaDefinition } from './types.ts';
-import { isTerminal, type SagaState } from './state-machine.ts';
+import { isTerminal, type SagaState, type SagaStatus } from './state-machine.ts';
 import { beginRollback, recordEvent, saveSaga, type TransitionResult } from './transitions.ts';
 
 /** What became of a rollback request. */
@@ -57,7 +57,7 @@ export async function requestRollback(core: EngineCore, sagaId: string, reason: 
   if (out.result) {
     await core.dispatcher.dispatch(out.result.outbox);
     if (out.result.ended && out.ls.saga.lockKey) await core.locks.release(out.ls.saga.lockKey, sagaId).catch(() => undefined);
-    if (out.result.ended) core.events.emit('saga_ended', { sagaId, sagaName: out.ls.def.name, status: out.ls.saga.status });
+    if (out.result.ended) emitEvent(core, 'saga_ended', { sagaId, sagaName: out.ls.def.name, status: out.ls.saga.status as SagaStatus });
   }
   return { accepted: out.accepted, state: out.state };
 }

@@ -14,6 +14,9 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 /** A JSON object. */
 export type JsonObject = { [key: string]: JsonValue };
 
+/** Outputs of a saga's steps by step name. A definition may name each step's output type; the default is untyped JSON. */
+export type StepOutputs = { [step: string]: JsonValue };
+
 /** How a step (or its compensation) is retried. */
 export interface RetryPolicy {
   /** Total attempts, the first included. Default 3 (actions), 5 (compensations). */
@@ -27,7 +30,7 @@ export interface RetryPolicy {
 }
 
 /** What a step action or compensation receives. */
-export interface StepContext<Input = unknown> {
+export interface StepContext<Input = unknown, Outputs extends StepOutputs = StepOutputs> {
   sagaId: string;
   sagaName: string;
   step: string;
@@ -36,7 +39,7 @@ export interface StepContext<Input = unknown> {
   attempt: number;
   input: Input;
   /** Outputs of the steps that succeeded, by step name. */
-  outputs: Readonly<Record<string, JsonValue | undefined>>;
+  outputs: Readonly<Partial<Outputs>>;
   /** Aborted on cancellation, saga deadline, step timeout, or worker shutdown; check it between units of work. */
   signal: AbortSignal;
   deadlineAt: Date;
@@ -51,14 +54,14 @@ export interface StepContext<Input = unknown> {
   releaseExclusivity(): Promise<void>;
 }
 
-/** One step of a saga. */
-export interface StepDefinition<Input = unknown> {
+/** One step of a saga; `Name` ties its action's result to its entry in `Outputs`. */
+export interface StepDefinition<Input = unknown, Outputs extends StepOutputs = StepOutputs, Name extends keyof Outputs & string = keyof Outputs & string> {
   /** Unique within the saga; part of queue names, so no ':' . */
-  name: string;
+  name: Name;
   /** Does the step; must be idempotent (it may run again after a crash). Returns the step's output. */
-  action(ctx: StepContext<Input>): Promise<JsonValue | void>;
+  action(ctx: StepContext<Input, Outputs>): Promise<Outputs[Name] | void>;
   /** Undoes the step; must be idempotent. Throw CompensationFailed to name exact leftovers. */
-  compensation?(ctx: StepContext<Input>): Promise<void>;
+  compensation?(ctx: StepContext<Input, Outputs>): Promise<void>;
   /** Default { attempts: 3, backoffMs: 1000, backoff: 'exponential' }. */
   retry?: RetryPolicy;
   /** Default { attempts: 5, backoffMs: 1000, backoff: 'exponential' }. */
@@ -77,11 +80,14 @@ export interface StepDefinition<Input = unknown> {
   longRunning?: boolean;
 }
 
+/** Any step of a saga whose outputs are `Outputs`, its action's result checked against its own name's output. */
+export type SagaStep<Input = unknown, Outputs extends StepOutputs = StepOutputs> = { [K in keyof Outputs & string]: StepDefinition<Input, Outputs, K> }[keyof Outputs & string];
+
 /** A saga definition: a name and ordered steps. */
-export interface SagaDefinition<Input = unknown> {
+export interface SagaDefinition<Input = unknown, Outputs extends StepOutputs = StepOutputs> {
   /** Unique per engine; part of queue names, so no ':' . */
   name: string;
-  steps: StepDefinition<Input>[];
+  steps: SagaStep<Input, Outputs>[];
   /**
    * The resource this saga must hold alone (a second live saga with the same key is refused with SagaLockedError).
    * The engine takes it at start, checks it before each action and releases it when the saga ends.
@@ -173,6 +179,14 @@ export interface SagaEventView {
   toState: string | null;
   data: JsonValue | null;
   at: Date;
+}
+
+/** The engine's events (SagaEngine.on) and what each carries. */
+export interface SagaEngineEvents {
+  /** A step's action or compensation finished in this process. */
+  step: { sagaName: string; step: string; phase: 'action' | 'compensation'; outcome: 'ok' | 'error' | 'aborted'; durationMs: number };
+  /** A saga reached its final status in this process. */
+  saga_ended: { sagaId: string; sagaName: string; status: SagaStatus };
 }
 
 /** Counts read from PostgreSQL. */
