@@ -159,7 +159,8 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput, In
       {
         name: 'verify_integrity',
         state: 'verifying',
-        longRunning: true,
+        // Not longRunning: it only reads, so a second run after a false stall alarm is harmless; a long one still
+        // proves it is alive and sees cancellations through the engine's heartbeat.
         retry: storeRetry,
         timeoutMs: stepTimeoutMs,
         async action(ctx) {
