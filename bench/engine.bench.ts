@@ -496,11 +496,6 @@ function command(o: Options): string {
   return flags.length === 0 ? 'npm run bench:engine' : `npm run bench:engine -- ${flags.join(' ')}`;
 }
 
-// Engine over plain, e.g. `0.06×` for throughput or `17×` for latency.
-function ratio(a: number, b: number): string {
-  return `${fmt(a / b, 2)}×`;
-}
-
 /** The section body: the table, how it was made, and where the cost comes from, every claim backed by a number of this run. */
 // What the machine's state during the engine batches says about the numbers: CPU-bound, starved by other work, or waiting.
 function cpuVerdict(cpu: CpuPerUnit): string {

@@ -5,7 +5,7 @@
 // Usage: npm run bench:fleet -- [--documents N] [--kib S] [--workers 1,2] [--no-write]
 //        (or BENCH_DOCUMENTS, BENCH_KIB in the environment)
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import postgres, { type Sql } from 'postgres';
 import pino, { type Logger } from 'pino';
-import { SagaNotFoundError, createSagaEngine, toError, type Cleaner, type SagaEngine } from '@ingest/saga-core';
+import { SagaNotFoundError, createSagaEngine, toError, type Cleaner } from '@ingest/saga-core';
 import { createChunkStore, createS3Client, createUploader, migrateStorage } from '@ingest/storage';
 import type { IngestConfig } from './config.ts';
 import { DocumentNotFoundError } from './errors.ts';

@@ -55,7 +55,7 @@ export interface StartSagaOptions {
   sagaId?: string;
   /** Same key, same saga: a repeated start returns the first saga. */
   idempotencyKey?: string;
-  /** Exclusive resource (e.g. a file identity): a second live saga on it is refused with SagaLockedError. */
+  /** Exclusive resource (its exclusivity key): a second live saga on it is refused with SagaLockedError. */
   lockKey?: string;
   timeoutSeconds?: number;
 }
@@ -90,7 +90,7 @@ export interface SagaEngine {
   queueNames(): string[];
   /** Re-takes a saga's lock if Redis lost it; throws SagaLockedError when someone else has it. */
   ensureLock(lockKey: string, sagaId: string, deadlineAt: Date): Promise<void>;
-  /** Releases a lock if `sagaId` holds it (a compensation may free its file before the saga ends). */
+  /** Releases a lock if `sagaId` holds it (a compensation may free its resource before the saga ends). */
   releaseLock(lockKey: string, sagaId: string): Promise<boolean>;
   /** Repairs: relay outbox, re-dispatch lost jobs, roll back overdue sagas, release stale locks. */
   maintain(options?: { relayOlderThanMs?: number; idleMs?: number }): Promise<MaintenanceResult>;

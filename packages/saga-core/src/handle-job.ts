@@ -6,7 +6,7 @@ import { and, eq, isNull, sql as dsql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { commitSuccess, plannedStates } from './commit-success.ts';
 import { emitEvent, type EngineCore } from './core.ts';
-import { readSnapshot, type RunContext } from './run-context.ts';
+import { readStoredSaga, type RunContext } from './run-context.ts';
 import { CompensationFailed, isRollbackRequired, type Leftover } from './errors.ts';
 import { lockSaga } from './load-saga.ts';
 import type { Tx } from './db.ts';
@@ -101,19 +101,19 @@ type Route = { kind: 'run'; ctx: RunContext } | { kind: 'claim' } | { kind: 'sta
 async function routeUnclaimed(core: EngineCore, job: Job, payload: JobPayload): Promise<Route> {
   let ctx = core.contexts.take(payload.sagaId, payload.seq);
   if (!ctx) {
-    const snap = await readSnapshot(core.sql, payload.sagaId);
-    if (!snap) return { kind: 'dead', reason: `no saga with id ${payload.sagaId}` };
-    const def = core.defs.get(snap.name);
+    const stored = await readStoredSaga(core.sql, payload.sagaId);
+    if (!stored) return { kind: 'dead', reason: `no saga with id ${payload.sagaId}` };
+    const def = core.defs.get(stored.name);
     if (!def) return { kind: 'claim' };
-    if (isTerminal(snap.state)) return { kind: 'stale', why: `saga is ${snap.state}` };
-    if (snap.dispatchSeq !== payload.seq) return { kind: 'stale', why: `dispatch ${payload.seq} superseded by ${snap.dispatchSeq}` };
-    if (snap.status !== 'running' || snap.currentPhase !== 'action' || snap.cancelRequested || snap.leaseLive) return { kind: 'claim' };
+    if (isTerminal(stored.state)) return { kind: 'stale', why: `saga is ${stored.state}` };
+    if (stored.dispatchSeq !== payload.seq) return { kind: 'stale', why: `dispatch ${payload.seq} superseded by ${stored.dispatchSeq}` };
+    if (stored.status !== 'running' || stored.currentPhase !== 'action' || stored.cancelRequested || stored.leaseLive) return { kind: 'claim' };
     const outputs: Record<string, JsonValue | undefined> = {};
-    snap.steps.forEach((s, i) => {
+    stored.steps.forEach((s, i) => {
       const name = def.steps[i]?.name;
       if (name && (s.status === 'succeeded' || s.output !== null)) outputs[name] = (s.output ?? undefined) as JsonValue | undefined;
     });
-    ctx = { sagaName: snap.name, state: snap.state, input: snap.input, outputs, deadlineAt: snap.deadlineAt, lockKey: snap.lockKey, attempts: snap.steps[payload.step]?.attempts ?? 0 };
+    ctx = { sagaName: stored.name, state: stored.state, input: stored.input, outputs, deadlineAt: stored.deadlineAt, lockKey: stored.lockKey, attempts: stored.steps[payload.step]?.attempts ?? 0 };
   }
   const def = core.defs.get(ctx.sagaName);
   const step = def?.steps[payload.step];

@@ -48,7 +48,7 @@ export function createRunContextCache(max = 10_000): RunContextCache {
 }
 
 /** The saga row as one statement reads it when the cache has no entry. */
-export interface SagaSnapshot {
+export interface StoredSaga {
   name: string;
   state: string;
   status: string;
@@ -64,7 +64,7 @@ export interface SagaSnapshot {
 }
 
 /** Reads the saga and its steps in one statement; null when it does not exist. */
-export async function readSnapshot(sql: Sql, sagaId: string): Promise<SagaSnapshot | null> {
+export async function readStoredSaga(sql: Sql, sagaId: string): Promise<StoredSaga | null> {
   const rows = await sql<
     {
       name: string;
