@@ -1,13 +1,15 @@
-// The saga engine's overhead: N sagas of 9 no-op steps against a plain chain of 9 no-op BullMQ jobs, same N, same concurrency.
-// Since the steps do nothing, everything measured is the engine's own cost: PostgreSQL state, outbox and events per hop.
-// Usage: npm run bench:engine -- [--sagas N] [--concurrency C] [--warmup W] [--rounds R] [--no-write]
-//        (or BENCH_SAGAS, BENCH_CONCURRENCY, BENCH_WARMUP, BENCH_ROUNDS in the environment)
+// The saga engine's overhead: N sagas of 9 no-op steps against DBOS Transact (a durable workflow of 9 no-op steps, on the
+// same PostgreSQL) and a plain chain of 9 no-op BullMQ jobs. Since the steps do nothing, everything measured is each
+// system's own cost: PostgreSQL state, outbox and events per hop for the engine, its step checkpoints for DBOS.
+// Usage: npm run bench:engine -- [--sagas N] [--in-flight F] [--concurrency C] [--warmup W] [--rounds R] [--no-write]
+//        (or BENCH_SAGAS, BENCH_IN_FLIGHT, BENCH_CONCURRENCY, BENCH_WARMUP, BENCH_ROUNDS in the environment)
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
+import { DBOS } from '@dbos-inc/dbos-sdk';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import postgres, { type Sql } from 'postgres';
@@ -28,11 +30,13 @@ const POOL_MAX = 20;
 const ACCOUNTING_MAX = 100;
 // Units run one at a time after the batch: latency without queueing, i.e. the cost of the hops themselves.
 const ALONE = 20;
-const DEFAULTS = { sagas: 300, concurrency: 8, warmup: 10, rounds: 3 } as const;
+const DEFAULTS = { sagas: 300, inFlight: 64, concurrency: 8, warmup: 10, rounds: 3 } as const;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 interface Options {
   sagas: number;
+  /** Units kept in flight in the windowed rounds (a new one starts as one ends). */
+  inFlight: number;
   concurrency: number;
   warmup: number;
   rounds: number;
@@ -53,6 +57,8 @@ interface Accounting {
   xactsPerSaga: number;
   statementsPerSaga: number;
   lockingSelectsPerSaga: number;
+  /** Statements of start() (each its own transaction). */
+  startStatementsPerSaga: number;
   /** pg_stat_database's count, less what the client saw outside the sagas (pool set-up, shutdown): the server-side check. */
   serverXactsPerSaga: number;
   serverRollbacks: number;
@@ -71,13 +77,14 @@ const silent = pino({ level: 'silent' });
 
 // Printed for --help.
 function usage(): string {
-  return 'usage: npm run bench:engine -- [--sagas N] [--concurrency C] [--warmup W] [--rounds R] [--no-write]';
+  return 'usage: npm run bench:engine -- [--sagas N] [--in-flight F] [--concurrency C] [--warmup W] [--rounds R] [--no-write]';
 }
 
 // Flags first, then BENCH_* variables, then the defaults of the issue (300 sagas, concurrency 8).
 function parseOptions(argv: readonly string[]): Options {
   return {
     sagas: intOption(argv, '--sagas', 'BENCH_SAGAS', DEFAULTS.sagas),
+    inFlight: intOption(argv, '--in-flight', 'BENCH_IN_FLIGHT', DEFAULTS.inFlight),
     concurrency: intOption(argv, '--concurrency', 'BENCH_CONCURRENCY', DEFAULTS.concurrency),
     warmup: intOption(argv, '--warmup', 'BENCH_WARMUP', DEFAULTS.warmup, 0),
     rounds: intOption(argv, '--rounds', 'BENCH_ROUNDS', DEFAULTS.rounds),
@@ -111,10 +118,15 @@ function bullConnection(redisUrl: string): ConnectionOptions {
   return { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null, enableReadyCheck: false };
 }
 
-/** One of the two things compared: how to start a unit (saga or chain) whose end event reports to `track`. */
+/** Where end events go: the batch running now. */
+interface Tracker {
+  end(id: string, failure?: string): void;
+}
+
+/** One of the things compared: how to start a unit (saga, workflow or chain) whose end event reports to `track`. */
 interface Variant {
   launch(id: string, i: number): Promise<unknown>;
-  track: { current: Batch | undefined };
+  track: { current: Tracker | undefined };
 }
 
 /** CPU per unit over all timed rounds: where a CPU-bound throughput's ceiling comes from. */
@@ -129,15 +141,19 @@ interface CpuPerUnit {
   ownShare: number;
 }
 
-/** A variant's numbers: the all-at-once batches, CPU during them, and latency with one unit in flight. */
+/** A variant's numbers: windowed rounds (the headline), all-at-once rounds, CPU during the windowed ones, one at a time. */
 interface VariantRun {
-  /** The median round (by throughput); `ids` are its units. */
+  /** The median windowed round (by throughput); `ids` are its units. */
   result: BatchResult;
   ids: string[];
-  /** Slowest and fastest round, sagas/s. */
+  /** Slowest and fastest windowed round, sagas/s. */
   perSecondRange: [number, number];
+  /** The median all-at-once round, and the range. */
+  allAtOnce: BatchResult;
+  allAtOnceRange: [number, number];
   cpu: CpuPerUnit;
   aloneP50Ms: number;
+  aloneP99Ms: number;
 }
 
 /** Starts `n` units at once and times each from its start call to its end event. */
@@ -157,6 +173,39 @@ async function batchOf(v: Variant, n: number, what: string): Promise<{ result: B
   return { result, ids };
 }
 
+/** Runs `n` units keeping `inFlight` of them in flight: each end starts the next. */
+async function windowOf(v: Variant, n: number, inFlight: number, what: string): Promise<{ result: BatchResult; ids: string[] }> {
+  const batch = new Batch(n);
+  const ids = Array.from({ length: n }, () => randomUUID());
+  const mine = new Set<string>(ids);
+  let next = 0;
+  const launchNext = (): void => {
+    if (next >= n) return;
+    const i = next++;
+    const id = ids[i]!;
+    batch.begin(id);
+    v.launch(id, i).catch((err: unknown) => v.track.current?.end(id, String(err)));
+  };
+  v.track.current = {
+    end(id, failure) {
+      if (!mine.has(id)) return;
+      mine.delete(id);
+      batch.end(id, failure);
+      launchNext();
+    },
+  };
+  for (let k = 0; k < Math.min(inFlight, n); k++) launchNext();
+  const result = await batch.wait(batchTimeoutMs(n), what);
+  v.track.current = undefined;
+  return { result, ids };
+}
+
+/** The median of rounds by throughput, and the slowest and fastest. */
+function medianRound(rounds: { result: BatchResult; ids: string[] }[]): { median: { result: BatchResult; ids: string[] }; range: [number, number] } {
+  const sorted = [...rounds].sort((a, b) => a.result.perSecond - b.result.perSecond);
+  return { median: sorted[Math.floor((sorted.length - 1) / 2)]!, range: [sorted[0]!.result.perSecond, sorted[sorted.length - 1]!.result.perSecond] };
+}
+
 /**
  * Warm-up (not counted), `rounds` timed batches with CPU samples around them, then a few units one at a time. The round
  * with the median throughput is reported: on a shared machine one burst of someone else's work can halve a short batch.
@@ -168,7 +217,7 @@ async function runVariant(v: Variant, o: Options, s: Services, what: string): Pr
   const node0 = processCpuMs();
   const pg0 = await backendCpuMs(s.db.admin, s.db.name);
   const redis0 = await redisCpuMs(s.redis);
-  for (let r = 1; r <= o.rounds; r++) rounds.push(await batchOf(v, o.sagas, `${what} round ${r}`));
+  for (let r = 1; r <= o.rounds; r++) rounds.push(await windowOf(v, o.sagas, o.inFlight, `${what} round ${r} (${o.inFlight} in flight)`));
   const node1 = processCpuMs();
   const pg1 = await backendCpuMs(s.db.admin, s.db.name);
   const redis1 = await redisCpuMs(s.redis);
@@ -177,20 +226,25 @@ async function runVariant(v: Variant, o: Options, s: Services, what: string): Pr
   const [nodeMs, pgMs, redisMs] = [node1 - node0, backendCpuDelta(pg0, pg1), redis1 - redis0];
   const machineBusyMs = machine0 && machine1 ? machine1.busyMs - machine0.busyMs : Number.NaN;
   const machineBusy = machine0 && machine1 ? machineBusyMs / (machine1.totalMs - machine0.totalMs) : Number.NaN;
+  const all: { result: BatchResult; ids: string[] }[] = [];
+  for (let r = 1; r <= o.rounds; r++) all.push(await batchOf(v, o.sagas, `${what} round ${r} (all at once)`));
   const alone: number[] = [];
   for (let i = 0; i < ALONE; i++) alone.push(...(await batchOf(v, 1, `${what} (one at a time)`)).result.latenciesMs);
-  const byThroughput = [...rounds].sort((a, b) => a.result.perSecond - b.result.perSecond);
-  const median = byThroughput[Math.floor((byThroughput.length - 1) / 2)]!;
+  const windowed = medianRound(rounds);
+  const burst = medianRound(all);
   return {
-    ...median,
-    perSecondRange: [byThroughput[0]!.result.perSecond, byThroughput[byThroughput.length - 1]!.result.perSecond],
+    ...windowed.median,
+    perSecondRange: windowed.range,
+    allAtOnce: burst.median.result,
+    allAtOnceRange: burst.range,
     cpu: { nodeMs: nodeMs / units, pgMs: pgMs / units, redisMs: redisMs / units, machineBusy, ownShare: (nodeMs + pgMs + redisMs) / machineBusyMs },
     aloneP50Ms: percentile(alone, 50),
+    aloneP99Ms: percentile(alone, 99),
   };
 }
 
 // Routes the engine's end events to whichever batch is running; a saga that did not complete fails the batch.
-function onSagaEnded(engine: SagaEngine, track: { current: Batch | undefined }): void {
+function onSagaEnded(engine: SagaEngine, track: { current: Tracker | undefined }): void {
   engine.on('saga_ended', (e) => {
     if (typeof e.sagaId !== 'string') return;
     track.current?.end(e.sagaId, e.status === 'completed' ? undefined : `ended ${String(e.status)}`);
@@ -199,7 +253,7 @@ function onSagaEnded(engine: SagaEngine, track: { current: Batch | undefined }):
 
 // The engine as a Variant: a unit is one start() with a caller-chosen saga id.
 function engineVariant(engine: SagaEngine): Variant {
-  const track: { current: Batch | undefined } = { current: undefined };
+  const track: { current: Tracker | undefined } = { current: undefined };
   onSagaEnded(engine, track);
   return { track, launch: (sagaId, i) => engine.start(SAGA_NAME, { n: i }, { sagaId }) };
 }
@@ -261,7 +315,7 @@ async function benchPlain(o: Options, s: Services): Promise<VariantRun> {
   // Like the engine: finished jobs are removed, so Redis does the same bookkeeping per job in both variants.
   const jobOptions = { removeOnComplete: true, removeOnFail: { count: 1000 } } as const;
   const queues = names.map((name) => new Queue<{ chainId: string }>(name, { connection, prefix: s.prefix }));
-  const track: { current: Batch | undefined } = { current: undefined };
+  const track: { current: Tracker | undefined } = { current: undefined };
   const workers = names.map(
     (name, i) =>
       new Worker<{ chainId: string }>(
@@ -285,6 +339,47 @@ async function benchPlain(o: Options, s: Services): Promise<VariantRun> {
   });
 }
 
+/** DBOS Transact's numbers, with what its system tables cost per workflow. */
+interface DbosRun extends VariantRun {
+  /** pg_stat_database xact_commit delta over everything DBOS did after its migration, per workflow started. */
+  xactsPerWorkflow: number;
+  workflows: number;
+}
+
+/**
+ * DBOS Transact on the same PostgreSQL (its system schema in the scratch database): a workflow of 9 no-op steps, each
+ * step checkpointed before the next runs. It executes in this process (no queue hop), durable through PostgreSQL alone.
+ */
+async function benchDbos(o: Options, s: Services): Promise<DbosRun> {
+  await DBOS.migrate(s.db.url);
+  const before = await readXactCounters(s.db.admin, s.db.name);
+  DBOS.setConfig({ name: 'bench-dbos', systemDatabaseUrl: s.db.url, systemDatabasePoolSize: POOL_MAX, logLevel: 'error' });
+  const nineSteps = DBOS.registerWorkflow(
+    async (n: number): Promise<number> => {
+      for (let i = 0; i < STEPS; i++) await DBOS.runStep(async () => null, { name: `s${i}` });
+      return n;
+    },
+    { name: 'nine_steps' },
+  );
+  await DBOS.launch();
+  const track: { current: Tracker | undefined } = { current: undefined };
+  let workflows = 0;
+  const v: Variant = {
+    track,
+    async launch(id, i) {
+      workflows++;
+      const handle = await DBOS.startWorkflow(nineSteps, { workflowID: id })(i);
+      void handle.getResult().then(
+        () => track.current?.end(id),
+        (err: unknown) => track.current?.end(id, String(err)),
+      );
+    },
+  };
+  const run = await holding(() => DBOS.shutdown(), () => runVariant(v, o, s, 'DBOS'));
+  const after = await readXactCounters(s.db.admin, s.db.name);
+  return { ...run, workflows, xactsPerWorkflow: (after.commits - before.commits) / workflows };
+}
+
 /**
  * Counts what one saga costs in PostgreSQL: statements through postgres-js' debug hook (per connection, to tell
  * transactions from autocommit statements), and pg_stat_database's xact_commit delta as the server-side check.
@@ -294,7 +389,8 @@ async function account(o: Options, s: Services): Promise<Accounting> {
   const before = await readXactCounters(s.db.admin, s.db.name);
   const inTx = new Set<number>();
   const all = { xacts: 0 };
-  const window = { on: false, xacts: 0, statements: 0, locking: 0 };
+  const window = { on: false, xacts: 0, statements: 0, locking: 0, start: 0 };
+  const txOf = new Map<number, { statements: number; start: boolean }>();
   const debug = (connection: number, query: string): void => {
     const q = query.trimStart().toLowerCase();
     const begins = q.startsWith('begin');
@@ -308,6 +404,20 @@ async function account(o: Options, s: Services): Promise<Accounting> {
     window.statements++;
     if (begins || isolated) window.xacts++;
     if (/\bfor update\b/.test(q)) window.locking++;
+    // start()'s statements, told apart so that the per-step figures are the steps' alone.
+    const isStart = q.includes('insert into saga_instances');
+    if (isolated) {
+      if (isStart) window.start++;
+      return;
+    }
+    const t = txOf.get(connection) ?? { statements: 0, start: false };
+    t.statements++;
+    t.start ||= isStart;
+    txOf.set(connection, t);
+    if (ends) {
+      if (t.start) window.start += t.statements;
+      txOf.delete(connection);
+    }
   };
   const ids = await withEngine(o, s, { debug }, false, async (v) => {
     window.on = true;
@@ -328,6 +438,7 @@ async function account(o: Options, s: Services): Promise<Accounting> {
       xactsPerSaga: window.xacts / n,
       statementsPerSaga: window.statements / n,
       lockingSelectsPerSaga: window.locking / n,
+      startStatementsPerSaga: window.start / n,
       serverXactsPerSaga: (after.commits - before.commits - (all.xacts - window.xacts)) / n,
       serverRollbacks: after.rollbacks - before.rollbacks,
       eventsPerSaga: (rows?.events ?? 0) / n,
@@ -377,16 +488,12 @@ async function machine(s: Services): Promise<string> {
 function command(o: Options): string {
   const flags = [
     o.sagas !== DEFAULTS.sagas ? `--sagas ${o.sagas}` : '',
+    o.inFlight !== DEFAULTS.inFlight ? `--in-flight ${o.inFlight}` : '',
     o.concurrency !== DEFAULTS.concurrency ? `--concurrency ${o.concurrency}` : '',
     o.warmup !== DEFAULTS.warmup ? `--warmup ${o.warmup}` : '',
     o.rounds !== DEFAULTS.rounds ? `--rounds ${o.rounds}` : '',
   ].filter((f) => f !== '');
   return flags.length === 0 ? 'npm run bench:engine' : `npm run bench:engine -- ${flags.join(' ')}`;
-}
-
-// Engine over plain, e.g. `0.06×` for throughput or `17×` for latency.
-function ratio(a: number, b: number): string {
-  return `${fmt(a / b, 2)}×`;
 }
 
 /** The section body: the table, how it was made, and where the cost comes from, every claim backed by a number of this run. */
@@ -408,37 +515,60 @@ function shares(msByLibrary: Map<string, number>, top = 6): string {
   return [...head, ...(rest > 0 ? [`others ${fmt((100 * rest) / total, 0)}%`] : [])].join(', ');
 }
 
-function render(o: Options, engine: EngineRun, plain: VariantRun, acct: Accounting, prof: { sagas: number; msByLibrary: Map<string, number> }, machineLine: string, load: number): string {
-  const e = engine.result;
-  const p = plain.result;
+function render(o: Options, engine: EngineRun, dbos: DbosRun, plain: VariantRun, acct: Accounting, prof: { sagas: number; msByLibrary: Map<string, number> }, machineLine: string, load: number): string {
+  const row = (name: string, r: VariantRun): string[] => [
+    name,
+    `${fmt(r.result.perSecond)} (${fmt(r.perSecondRange[0])}–${fmt(r.perSecondRange[1])})`,
+    fmt(r.result.p50Ms),
+    `${fmt(r.allAtOnce.perSecond)} (${fmt(r.allAtOnceRange[0])}–${fmt(r.allAtOnceRange[1])})`,
+    fmt(r.aloneP50Ms),
+    fmt(r.aloneP99Ms),
+  ];
   const table = markdownTable(
-    ['variant', 'N', 'concurrency', 'sagas/s', 'p50 ms', 'p99 ms'],
+    ['variant', `sagas/s, ${o.inFlight} in flight (range)`, `p50 ms, ${o.inFlight} in flight`, `sagas/s, all ${o.sagas} at once (range)`, 'one at a time p50 ms', 'one at a time p99 ms'],
     [
-      [`saga engine (${STEPS} no-op steps)`, String(e.size), String(o.concurrency), fmt(e.perSecond), fmt(e.p50Ms), fmt(e.p99Ms)],
-      [`plain BullMQ chain (${STEPS} no-op jobs)`, String(p.size), String(o.concurrency), fmt(p.perSecond), fmt(p.p50Ms), fmt(p.p99Ms)],
-      ['engine / plain', '', '', ratio(e.perSecond, p.perSecond), ratio(e.p50Ms, p.p50Ms), ratio(e.p99Ms, p.p99Ms)],
+      row(`saga engine (${STEPS} no-op steps)`, engine),
+      row(`DBOS Transact 5.3.0 (${STEPS} no-op steps)`, dbos),
+      row(`plain BullMQ chain (${STEPS} no-op jobs)`, plain),
+    ],
+  );
+  const e = engine;
+  const target = (label: string, value: number, goal: number, better: 'higher' | 'lower'): string[] => {
+    const met = better === 'higher' ? value >= goal : value <= goal;
+    return [label, fmt(value, 2), `${better === 'higher' ? '≥' : '≤'} ${fmt(goal, 2)}`, met ? 'met' : `missed by ${fmt(Math.abs(value - goal), 2)}`];
+  };
+  const stepStatements = (acct.statementsPerSaga - acct.startStatementsPerSaga) / STEPS;
+  const stepXacts = (acct.xactsPerSaga - 1) / STEPS;
+  const targets = markdownTable(
+    ['target', 'this run', 'goal', ''],
+    [
+      target(`throughput / DBOS (${o.inFlight} in flight)`, e.result.perSecond / dbos.result.perSecond, 1, 'higher'),
+      target('single-flight p50 / DBOS', e.aloneP50Ms / dbos.aloneP50Ms, 1, 'lower'),
+      target(`throughput / plain chain (${o.inFlight} in flight)`, e.result.perSecond / plain.result.perSecond, 0.3, 'higher'),
+      target('transactions per step (start() apart)', stepXacts, 1, 'lower'),
+      target('statements per step, BEGIN/COMMIT included (start() apart)', stepStatements, 5, 'lower'),
     ],
   );
   const cores = os.availableParallelism();
-  const engineCpu = engine.cpu.nodeMs + engine.cpu.pgMs + engine.cpu.redisMs;
-  const plainCpu = plain.cpu.nodeMs + plain.cpu.redisMs;
-  const ceiling = (cpuMs: number): number => (cores * 1000) / cpuMs;
+  const engineCpu = e.cpu.nodeMs + e.cpu.pgMs + e.cpu.redisMs;
   const notes = [
-    `- PostgreSQL per saga (counted over ${acct.sagas} sagas): ${fmt(acct.xactsPerSaga)} committed transactions (pg_stat_database xact_commit delta: ${fmt(acct.serverXactsPerSaga)}; ${acct.serverRollbacks} rollbacks), ${fmt(acct.statementsPerSaga)} statements (${fmt(acct.statementsPerSaga / STEPS)} per step, BEGIN/COMMIT included), ${fmt(acct.lockingSelectsPerSaga)} of them \`SELECT … FOR UPDATE\`. start() is one transaction (saga row, ${STEPS} step rows, an event, the first outbox row); each step is a claim transaction (lock the saga row, read its step rows, update step and saga, a \`step_started\` event) and a commit transaction (the same lock and read, updates, a \`step_succeeded\` event, the next step's outbox row), and each BullMQ add is followed by an update of its outbox row's \`dispatched_at\`. The plain chain does none of this.`,
-    `- Rows per saga: ${fmt(acct.eventsPerSaga)} \`saga_events\`, ${fmt(acct.outboxPerSaga)} \`saga_outbox\` (${fmt(acct.enqueuedPerSaga)} delivered, i.e. one BullMQ add per step, as in the plain chain), 1 \`saga_instances\`, ${STEPS} \`saga_steps\`. The engine also runs ${STEPS * 2} Workers (do and undo queues) to the chain's ${STEPS}.`,
-    `- CPU per saga over the timed batches: engine ${fmt(engine.cpu.nodeMs)} ms in Node + ${fmt(engine.cpu.pgMs)} ms in its PostgreSQL backends + ${fmt(engine.cpu.redisMs)} ms in Redis, chain ${fmt(plain.cpu.nodeMs)} ms in Node + ${fmt(plain.cpu.redisMs)} ms in Redis (Redis' counter is server-wide). At that cost ${cores} cores cap the engine at ~${fmt(ceiling(engineCpu), 0)} sagas/s (its fastest round: ${fmt(engine.perSecondRange[1])}) and the chain at ~${fmt(ceiling(plainCpu), 0)}; the machine was ${fmt(100 * engine.cpu.machineBusy, 0)}% busy during the engine batches, ${fmt(100 * engine.cpu.ownShare, 0)}% of that this run's, ${cpuVerdict(engine.cpu)}. The engine's Node CPU by library (profile of a separate ${prof.sagas}-saga batch, builtins charged to their caller): ${shares(prof.msByLibrary)}.`,
-    `- One saga at a time (${ALONE} each, after the batches), where nothing queues: p50 ${fmt(engine.aloneP50Ms)} ms for the engine (${fmt(engine.aloneP50Ms / STEPS)} ms per step) against ${fmt(plain.aloneP50Ms)} ms for the chain (${fmt(plain.aloneP50Ms / STEPS)} ms per job): ~${fmt(acct.statementsPerSaga / STEPS, 0)} sequential PostgreSQL round trips per step on top of the job hop. Cross-check of the batch: PostgreSQL's own finished_at − created_at gives p50 ${fmt(engine.dbP50Ms)} ms / p99 ${fmt(engine.dbP99Ms)} ms, slightly below the in-process numbers, which also cover start()'s wait for a pool connection.`,
-    `- Noise: the 2 cores are shared with other work (1-minute load average ${fmt(load, 2)} at the start of this run), so throughput and latency move between runs and between rounds (see the ranges above), and the ratios with them; the transaction, statement and row counts are exact, and CPU per saga moves less than throughput does.`,
+    `- PostgreSQL per saga (the engine, counted over ${acct.sagas} sagas through postgres-js' debug hook, per connection, so a statement outside BEGIN…COMMIT counts as its own transaction): ${fmt(acct.xactsPerSaga, 2)} committed transactions (pg_stat_database xact_commit delta, the server's own count: ${fmt(acct.serverXactsPerSaga, 2)}; ${acct.serverRollbacks} rollbacks), ${fmt(acct.statementsPerSaga, 2)} statements, ${fmt(acct.lockingSelectsPerSaga, 2)} of them \`SELECT … FOR UPDATE\`. Of these, start() is ${fmt(acct.startStatementsPerSaga, 2)} statement(s) in one transaction; each step is ${fmt(stepXacts, 2)} transactions and ${fmt(stepStatements, 2)} statements. Rows per saga: ${fmt(acct.eventsPerSaga)} \`saga_events\`, ${fmt(acct.outboxPerSaga)} \`saga_outbox\` (${fmt(acct.enqueuedPerSaga)} marked delivered).`,
+    `- DBOS per workflow: ${fmt(dbos.xactsPerWorkflow, 2)} committed transactions (pg_stat_database delta over everything after its migration, ${dbos.workflows} workflows, its launch and its recovery checks included), i.e. ${fmt(dbos.xactsPerWorkflow / STEPS, 2)} per step. DBOS runs a workflow's steps in the process that started it, one function call after another; the engine runs a short step in the worker that committed the one before it when that worker consumes its queue (here: one queue hop per saga, start() → first step; the other eight run in place, each after its predecessor's one-statement commit); the chain hands every job to a queue (a Redis round trip and a worker pick-up per job).`,
+    `- CPU per saga over the windowed rounds: engine ${fmt(e.cpu.nodeMs)} ms Node + ${fmt(e.cpu.pgMs)} ms PostgreSQL + ${fmt(e.cpu.redisMs)} ms Redis (${fmt(engineCpu / STEPS, 2)} ms per step); DBOS ${fmt(dbos.cpu.nodeMs)} ms Node + ${fmt(dbos.cpu.pgMs)} ms PostgreSQL; chain ${fmt(plain.cpu.nodeMs)} ms Node + ${fmt(plain.cpu.redisMs)} ms Redis (Redis' counter is server-wide). At that cost ${cores} cores cap the engine at ~${fmt((cores * 1000) / engineCpu, 0)} sagas/s; the machine was ${fmt(100 * e.cpu.machineBusy, 0)}% busy during the engine's windowed rounds, ${fmt(100 * e.cpu.ownShare, 0)}% of that this run's, ${cpuVerdict(e.cpu)}. The engine's Node CPU by library (profile of a separate ${prof.sagas}-saga batch, builtins charged to their caller): ${shares(prof.msByLibrary)}.`,
+    `- One at a time (${ALONE} each, after the batches): the engine ${fmt(e.aloneP50Ms)} ms p50 (${fmt(e.aloneP50Ms / STEPS, 2)} ms per step), DBOS ${fmt(dbos.aloneP50Ms)} ms, the chain ${fmt(plain.aloneP50Ms)} ms. Cross-check of the engine's median windowed round: PostgreSQL's own finished_at − created_at gives p50 ${fmt(e.dbP50Ms)} ms / p99 ${fmt(e.dbP99Ms)} ms.`,
+    `- Noise: the 2 cores are shared with other work (1-minute load average ${fmt(load, 2)} at the start of this run), so throughput and latency move between runs and rounds (see the ranges); the transaction, statement and row counts are exact.`,
   ];
   const date = new Date().toISOString().replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC');
   return [
-    `Saga engine overhead: ${o.sagas} sagas of ${STEPS} no-op steps (each with a no-op compensation, never run), all started at once through start(), against a plain chain of ${STEPS} no-op BullMQ jobs (a queue and a Worker per step, each job adding the next) for the same N, both at concurrency ${o.concurrency} per queue, each after a warm-up of ${o.warmup} not counted. Latency is start() (or the first add) → saga_ended (or the last job's completed event), measured in-process with performance.now(); sagas/s is N over the whole batch. Each variant runs ${o.rounds} batch${o.rounds === 1 ? '' : 'es'}; the table shows the one with the median throughput (range: engine ${fmt(engine.perSecondRange[0])}–${fmt(engine.perSecondRange[1])}, plain ${fmt(plain.perSecondRange[0])}–${fmt(plain.perSecondRange[1])} sagas/s).`,
+    `Saga engine overhead: sagas of ${STEPS} no-op steps (each with a no-op compensation, never run) against DBOS Transact 5.3.0 (a workflow of ${STEPS} no-op steps, its system tables in the same PostgreSQL database) and a plain chain of ${STEPS} no-op BullMQ jobs (a queue and a Worker per step, each job adding the next). Each variant: a warm-up of ${o.warmup}, then ${o.rounds} rounds of ${o.sagas} units with ${o.inFlight} in flight (a new one starts as one ends; the table shows the median round), ${o.rounds} rounds of ${o.sagas} started at once, and ${ALONE} one at a time. Engine and chain Workers run at concurrency ${o.concurrency} per queue. Latency is start() (or the first add, or startWorkflow) → the end event, measured in-process with performance.now().`,
     '',
     `- Date: ${date}`,
     `- Machine: ${machineLine}`,
-    `- Command: \`${command(o)}\` (i.e. \`npx tsx bench/engine.bench.ts\`; defaults N=${DEFAULTS.sagas}, concurrency ${DEFAULTS.concurrency}, warm-up ${DEFAULTS.warmup}, ${DEFAULTS.rounds} rounds)`,
+    `- Command: \`${command(o)}\` (i.e. \`npx tsx bench/engine.bench.ts\`; defaults N=${DEFAULTS.sagas}, ${DEFAULTS.inFlight} in flight, concurrency ${DEFAULTS.concurrency}, warm-up ${DEFAULTS.warmup}, ${DEFAULTS.rounds} rounds)`,
     '',
     table,
+    '',
+    targets,
     '',
     'Where the cost comes from:',
     '',
@@ -481,15 +611,17 @@ async function main(): Promise<void> {
     })().finally(() => process.exit(130));
   });
   try {
-    console.error(`bench:engine: N=${o.sagas}, concurrency=${o.concurrency}, warm-up=${o.warmup}, database ${db.name}, prefix ${s.prefix}`);
+    console.error(`bench:engine: N=${o.sagas}, in flight ${o.inFlight}, concurrency=${o.concurrency}, warm-up=${o.warmup}, database ${db.name}, prefix ${s.prefix}`);
     const plain = await benchPlain(o, s);
     console.error(`plain chain: ${fmt(plain.result.perSecond)} chains/s, p50 ${fmt(plain.result.p50Ms)} ms`);
     const engine = await benchEngine(o, s);
     console.error(`engine: ${fmt(engine.result.perSecond)} sagas/s, p50 ${fmt(engine.result.p50Ms)} ms`);
+    const dbos = await benchDbos(o, s);
+    console.error(`DBOS: ${fmt(dbos.result.perSecond)} workflows/s, p50 ${fmt(dbos.result.p50Ms)} ms`);
     if (engine.cpu.ownShare < 0.5) console.error(`warning: other work took ${fmt(100 * (1 - engine.cpu.ownShare), 0)}% of the busy CPU during the engine batches; numbers are pessimistic`);
     const acct = await account(o, s);
     const prof = await profileEngine(o, s);
-    const section = render(o, engine, plain, acct, prof, await machine(s), load);
+    const section = render(o, engine, dbos, plain, acct, prof, await machine(s), load);
     console.log(section);
     if (o.write) {
       upsertSection(path.join(ROOT, 'BENCHMARKS.md'), '## Engine', section);

@@ -4,11 +4,15 @@ import type { Random } from './random.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-/** Sizes and how often each is drawn: mostly small, a few large. */
+/**
+ * Sizes and how often each is drawn: mostly small (as real corpora are, and so that a few hundred sagas fit in the
+ * chaos window), still about one in eight of 5 MiB and more, which upload long enough to be hit by the faults.
+ */
 const SIZES: readonly (readonly [number, number])[] = [
-  [4 * KiB, 3],
-  [64 * KiB, 3],
-  [1 * MiB, 3],
+  [4 * KiB, 12],
+  [64 * KiB, 12],
+  [256 * KiB, 12],
+  [1 * MiB, 6],
   [5 * MiB + 17, 2],
   [12 * MiB, 2],
   [24 * MiB, 1],

@@ -1,6 +1,6 @@
 // The document-ingestion saga: nine steps from a source file to a committed document, each with its compensation.
 import { Readable } from 'node:stream';
-import { CompensationFailed, SagaRollbackRequired, defineSaga, type Leftover, type SagaDefinition, type SagaEngine, type StepContext, type StepDefinition } from '@ingest/saga-core';
+import { CompensationFailed, SagaRollbackRequired, defineSaga, type Leftover, type SagaDefinition, type SagaStep, type StepContext, type StepDefinition } from '@ingest/saga-core';
 import {
   StorageError,
   isRetryableStorageError,
@@ -16,6 +16,7 @@ import type { IngestConfig } from './config.ts';
 import { SourceRejectedError } from './errors.ts';
 import type { IngestRequest } from './request.ts';
 import { resolveSource, sameFile } from './source-path.ts';
+import { INGEST_STAGES } from './stages.ts';
 import type { DownstreamStores } from './stores.ts';
 
 /** Name of the saga in queues and tables. */
@@ -56,26 +57,38 @@ export type IngestInput = {
   requestedAt: string;
 };
 
+/** What each step records as its output (typed: later steps read them without casts). */
+export type IngestOutputs = {
+  validate_file: { sizeBytes: number; mtimeMs: number; sourcePath: string };
+  start_streaming: { operationId: string };
+  chunked_upload: { chunkCount: number; totalBytes: number; sha256: string; chunksUploaded: number; chunksSkipped: number; resumed: boolean; durationMs: number };
+  verify_integrity: { chunkCount: number; totalBytes: number; sha256: string };
+  security_classification: { classification: string };
+  vector_insert: { chunks: number; source: string };
+  graph_insert: { relations: number };
+  relational_insert: { documentId: string };
+  finalize: { documentId: string; committedAt: string };
+};
+
 /** Collaborators of the saga's steps. */
 export interface IngestSagaDeps {
   config: IngestConfig;
-  engine: () => SagaEngine;
   uploader: Uploader;
   stores: DownstreamStores;
   /** Told the bytes each upload run stores (chunks found already stored do not count): the upload throughput metric. */
   onUploadedBytes?: (bytes: number) => void;
 }
 
-type Ctx = StepContext<IngestInput>;
+type Ctx = StepContext<IngestInput, IngestOutputs>;
 
 /** Builds the saga definition over its collaborators. */
-export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
+export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput, IngestOutputs> {
   const { config, uploader, stores } = deps;
   const stepTimeoutMs = config.SAGA_TIMEOUT_SECONDS * 1000;
   const storeRetry = { attempts: config.STORE_RETRY_ATTEMPTS, backoffMs: config.STORE_RETRY_BACKOFF_MS, backoff: 'exponential' as const, maxBackoffMs: 30_000 };
   const compensationRetry = { attempts: config.COMPENSATION_RETRY_ATTEMPTS, backoffMs: config.STORE_RETRY_BACKOFF_MS, backoff: 'exponential' as const, maxBackoffMs: 30_000 };
 
-  const steps: StepDefinition<IngestInput>[] = [
+  const steps: SagaStep<IngestInput, IngestOutputs>[] = [
       {
         name: 'validate_file',
         state: 'initialized',
@@ -95,7 +108,6 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
                   throw asFatal(err);
                 })
               : undefined;
-          await deps.engine().ensureLock(ctx.input.lockKey, ctx.sagaId, ctx.deadlineAt);
           // The identities are returned too: a saga submitted before inputs carried them is pinned from here on.
           return {
             sizeBytes: source.sizeBytes,
@@ -106,7 +118,7 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
           };
         },
         async compensation(ctx) {
-          await undo('lock', ctx.input.lockKey, () => deps.engine().releaseLock(ctx.input.lockKey, ctx.sagaId));
+          await undo('lock', ctx.input.lockKey, () => ctx.releaseExclusivity());
         },
       },
       {
@@ -132,6 +144,7 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
       {
         name: 'chunked_upload',
         state: 'uploading',
+        longRunning: true,
         // Each retry resumes from the manifest; a killed worker's attempt counts as one.
         retry: { attempts: config.MAX_RESUME_ATTEMPTS, backoffMs: config.RESUME_RETRY_DELAY_MS, backoff: 'fixed' },
         timeoutMs: stepTimeoutMs,
@@ -191,6 +204,8 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
       {
         name: 'verify_integrity',
         state: 'verifying',
+        // Not longRunning: it only reads, so a second run after a false stall alarm is harmless; a long one still
+        // proves it is alive and sees cancellations through the engine's heartbeat.
         retry: storeRetry,
         timeoutMs: stepTimeoutMs,
         async action(ctx) {
@@ -261,7 +276,7 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
         async action(ctx) {
           const { metadata } = ctx.input;
           const { title, category, securityLevel, ...rest } = metadata;
-          const verified = ctx.outputs.verify_integrity as { chunkCount: number; totalBytes: number; sha256: string };
+          const verified = verifiedOutput(ctx);
           await storage(() =>
             stores.relational.upsert({
               id: ctx.input.documentId,
@@ -298,9 +313,12 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput> {
         },
       },
   ];
-  return defineSaga<IngestInput>({
+  return defineSaga<IngestInput, IngestOutputs>({
     name: INGEST_SAGA,
     timeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
+    stages: INGEST_STAGES,
+    // One live saga per source file; the engine takes it at start, checks it before each step, frees it at the end.
+    exclusivityKey: (input) => input.lockKey,
     steps: steps.map((step) => (step.compensation ? { compensationRetry, ...step } : step)),
   });
 }
@@ -336,10 +354,15 @@ function asFatal(err: unknown): unknown {
   return err;
 }
 
-function verifiedHash(ctx: Ctx): string {
-  const v = ctx.outputs.verify_integrity as { sha256?: string } | undefined;
+/** What the integrity gate recorded; its absence means the saga's record is corrupt. */
+function verifiedOutput(ctx: Ctx): IngestOutputs['verify_integrity'] {
+  const v = ctx.outputs.verify_integrity;
   if (!v?.sha256) throw new SagaRollbackRequired('METADATA_CORRUPT', 'verify_integrity recorded no sha256');
-  return v.sha256;
+  return v;
+}
+
+function verifiedHash(ctx: Ctx): string {
+  return verifiedOutput(ctx).sha256;
 }
 
 async function openText(config: IngestConfig, ctx: Ctx): Promise<{ stream: AsyncIterable<Uint8Array> | Readable; source: string } | null> {

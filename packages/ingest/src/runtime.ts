@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import postgres, { type Sql } from 'postgres';
 import pino, { type Logger } from 'pino';
-import { SagaNotFoundError, createSagaEngine, toError, type Cleaner, type SagaEngine } from '@ingest/saga-core';
+import { SagaNotFoundError, createSagaEngine, toError, type Cleaner } from '@ingest/saga-core';
 import { deliverAlerts, recordHeartbeat } from '@ingest/ops';
 import { createChunkStore, createS3Client, createUploader, migrateStorage } from '@ingest/storage';
 import type { IngestConfig } from './config.ts';
@@ -85,11 +85,10 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
   });
   // Upload throughput for whoever exports metrics (the worker); listeners are wrapped so one that throws is harmless.
   const uploads = new EventEmitter();
-  let engineRef: SagaEngine | undefined;
   const engine = await createSagaEngine({
     sql,
     redisUrl: config.REDIS_URL,
-    sagas: [ingestSaga({ config, uploader, stores, engine: () => engineRef!, onUploadedBytes: (bytes) => uploads.emit('bytes', bytes) })],
+    sagas: [ingestSaga({ config, uploader, stores, onUploadedBytes: (bytes) => uploads.emit('bytes', bytes) })],
     prefix: config.QUEUE_PREFIX,
     logger,
     leaseMs: config.STEP_LEASE_MS,
@@ -98,7 +97,6 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     abortGraceMs: config.S3_CALL_TIMEOUT_MS + 15_000,
     defaultTimeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
   });
-  engineRef = engine;
   const relationalDb = storageDatabase(client(storeUrls.relational));
 
   const cleaners: Record<string, Cleaner> = {
@@ -169,7 +167,6 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
       };
       return engine.start(INGEST_SAGA, input, {
         sagaId,
-        lockKey: input.lockKey,
         ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}),
       });
     },

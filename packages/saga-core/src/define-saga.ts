@@ -1,19 +1,21 @@
 // Validates a saga definition once, when it is defined, so that a broken saga never reaches a queue.
 import { SagaDefinitionError } from './errors.ts';
-import { canTransition, type StepState } from './state-machine.ts';
-import type { RetryPolicy, SagaDefinition } from './types.ts';
+import { DEFAULT_STAGES, ENGINE_STATES, canTransition, type StageMachine } from './state-machine.ts';
+import type { RetryPolicy, SagaDefinition, StepOutputs } from './types.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** Checks a saga definition and returns it; throws SagaDefinitionError listing every problem. */
-export function defineSaga<Input>(definition: SagaDefinition<Input>): SagaDefinition<Input> {
+export function defineSaga<Input, Outputs extends StepOutputs = StepOutputs>(definition: SagaDefinition<Input, Outputs>): SagaDefinition<Input, Outputs> {
   const problems: string[] = [];
   const name = typeof definition?.name === 'string' ? definition.name : '';
   if (!NAME.test(name)) problems.push(`name ${JSON.stringify(definition?.name)} must match ${NAME}`);
   const steps = Array.isArray(definition?.steps) ? definition.steps : [];
   if (steps.length === 0) problems.push('it has no steps');
   const seen = new Set<string>();
-  let previous = 'initialized' as StepState;
+  const stages: StageMachine = definition?.stages ?? DEFAULT_STAGES;
+  problems.push(...stageProblems(stages));
+  let previous: string = ENGINE_STATES.initial;
   for (const [i, step] of steps.entries()) {
     const label = `step ${i} (${JSON.stringify(step?.name)})`;
     if (typeof step?.name !== 'string' || !NAME.test(step.name)) problems.push(`${label}: name must match ${NAME}`);
@@ -27,18 +29,31 @@ export function defineSaga<Input>(definition: SagaDefinition<Input>): SagaDefini
     if (step?.timeoutMs !== undefined && !(Number.isInteger(step.timeoutMs) && step.timeoutMs > 0)) {
       problems.push(`${label}: timeoutMs must be a positive integer`);
     }
-    const state: StepState = step?.state ?? 'processing';
-    if (state !== previous && !canTransition(previous, state)) {
+    const state = step?.state ?? ENGINE_STATES.running;
+    if (state !== previous && !canTransition(previous, state, stages) && !stages.via?.(previous, state)) {
       problems.push(`${label}: state ${state} cannot follow ${previous}`);
     }
     previous = state;
   }
-  if (steps.length > 0 && previous !== 'processing') problems.push('the last step must run in state processing');
+  if (steps.length > 0 && !canTransition(previous, ENGINE_STATES.completed, stages)) problems.push(`the last step's state ${previous} cannot be followed by completed`);
   if (definition?.timeoutSeconds !== undefined && !(definition.timeoutSeconds > 0)) {
     problems.push('timeoutSeconds must be positive');
   }
   if (problems.length > 0) throw new SagaDefinitionError(name || '?', problems);
   return definition;
+}
+
+// The engine's own labels must be in the table, each able to reach its end, so that any saga can start, end and roll back.
+function stageProblems(stages: StageMachine): string[] {
+  const out: string[] = [];
+  for (const label of Object.values(ENGINE_STATES)) if (!stages.allowed[label]) out.push(`stages must include the engine's state ${label}`);
+  for (const [from, tos] of Object.entries(stages.allowed)) {
+    for (const to of tos) if (!stages.allowed[to]) out.push(`stages: ${from} -> ${to} names an unknown state`);
+  }
+  if (!canTransition(ENGINE_STATES.rollingBack, ENGINE_STATES.rolledBack, stages) || !canTransition(ENGINE_STATES.rollingBack, ENGINE_STATES.rollbackFailed, stages)) {
+    out.push('stages: rolling_back must lead to rolled_back and rollback_failed');
+  }
+  return out;
 }
 
 function retryProblems(label: string, policy: RetryPolicy | undefined): string[] {

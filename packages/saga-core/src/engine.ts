@@ -11,16 +11,18 @@ import type { EngineCore } from './core.ts';
 import { createDb, isUniqueViolation } from './db.ts';
 import { createDispatcher } from './dispatcher.ts';
 import { SagaInputError, SagaLockedError, UnknownSagaError, toError } from './errors.ts';
-import { createFileLocks } from './file-lock.ts';
+import { ensureLock } from './exclusivity.ts';
+import { createResourceLocks } from './resource-lock.ts';
+import { createRunContextCache } from './run-context.ts';
 import { handleJob, releaseOwnLeases } from './handle-job.ts';
 import { recoverLostJobs, releaseStaleLocks, retryFailedCleanups, rollBackOverdue, type Cleaner, type CleanupPassResult, type RetryCleanupsOptions } from './maintenance.ts';
 import { migrateSagaCore } from './migrate.ts';
 import { jobIdOf, queueName, queuesOf, type JobPayload } from './queues.ts';
 import { requestRollback, type RollbackRequestResult } from './request-rollback.ts';
-import { sagaEvents, sagaInstances, sagaOutbox, sagaSteps } from './schema.ts';
+import { sagaInstances } from './schema.ts';
 import { readEvents, readSaga, readStats } from './views.ts';
-import { LIVE_STATUSES, isLiveStatus } from './state-machine.ts';
-import type { JsonValue, SagaDefinition, SagaEventView, SagaStats, SagaView } from './types.ts';
+import { LIVE_STATUSES } from './state-machine.ts';
+import type { JsonValue, SagaDefinition, SagaEngineEvents, SagaEventView, SagaStats, SagaView } from './types.ts';
 
 /** Options of createSagaEngine. */
 export interface SagaEngineOptions {
@@ -53,7 +55,7 @@ export interface StartSagaOptions {
   sagaId?: string;
   /** Same key, same saga: a repeated start returns the first saga. */
   idempotencyKey?: string;
-  /** Exclusive resource (e.g. a file identity): a second live saga on it is refused with SagaLockedError. */
+  /** Exclusive resource (its exclusivity key): a second live saga on it is refused with SagaLockedError. */
   lockKey?: string;
   timeoutSeconds?: number;
 }
@@ -72,7 +74,7 @@ export interface WorkerOptions {
   maintenanceIntervalMs?: number;
 }
 
-/** Events: 'step' {sagaName, step, phase, outcome, durationMs}; 'saga_ended' {sagaId, sagaName, status}. */
+/** A saga engine; its events are listed in SagaEngineEvents. */
 export interface SagaEngine {
   /** Starts a saga; returns its id and whether it was new (false: same idempotency key). */
   start(sagaName: string, input: unknown, options?: StartSagaOptions): Promise<{ sagaId: string; created: boolean }>;
@@ -88,7 +90,7 @@ export interface SagaEngine {
   queueNames(): string[];
   /** Re-takes a saga's lock if Redis lost it; throws SagaLockedError when someone else has it. */
   ensureLock(lockKey: string, sagaId: string, deadlineAt: Date): Promise<void>;
-  /** Releases a lock if `sagaId` holds it (a compensation may free its file before the saga ends). */
+  /** Releases a lock if `sagaId` holds it (a compensation may free its resource before the saga ends). */
   releaseLock(lockKey: string, sagaId: string): Promise<boolean>;
   /** Repairs: relay outbox, re-dispatch lost jobs, roll back overdue sagas, release stale locks. */
   maintain(options?: { relayOlderThanMs?: number; idleMs?: number }): Promise<MaintenanceResult>;
@@ -96,7 +98,7 @@ export interface SagaEngine {
   retryFailedCleanups(cleaners: Record<string, Cleaner>, options?: RetryCleanupsOptions): Promise<CleanupPassResult>;
   /** Round trip to Redis over the engine's own connection (health checks). */
   pingRedis(): Promise<void>;
-  on(event: 'step' | 'saga_ended', listener: (e: Record<string, unknown>) => void): void;
+  on<E extends keyof SagaEngineEvents>(event: E, listener: (e: SagaEngineEvents[E]) => void): void;
   /** Stops workers (running steps hand back their job), closes queues and Redis. */
   close(): Promise<void>;
   readonly logger: Logger;
@@ -133,7 +135,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
     sql: options.sql,
     db,
     redis,
-    locks: createFileLocks(redis, prefix),
+    locks: createResourceLocks(redis, prefix),
     dispatcher: createDispatcher(db, connection, prefix, logger),
     logger,
     defs,
@@ -147,6 +149,8 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
     },
     events: new EventEmitter(),
     shutdown: new AbortController(),
+    contexts: createRunContextCache(),
+    consumed: new Set(),
   };
   const workers: Worker[] = [];
   let maintenanceTimer: NodeJS.Timeout | undefined;
@@ -174,61 +178,50 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
       const sagaId = o.sagaId ?? randomUUID();
       const timeoutSeconds = o.timeoutSeconds ?? def.timeoutSeconds ?? core.timings.defaultTimeoutSeconds;
       const deadlineAt = new Date(Date.now() + timeoutSeconds * 1000);
-      if (o.lockKey) await engine.ensureLock(o.lockKey, sagaId, deadlineAt);
+      const lockKey = o.lockKey ?? def.exclusivityKey?.(input) ?? undefined;
+      if (lockKey) await engine.ensureLock(lockKey, sagaId, deadlineAt);
       const firstStep = def.steps[0]!;
       const payload: JobPayload = { sagaId, seq: 1, step: 0, phase: 'action' };
+      const job = { queue: queueName(def.name, firstStep.name, 'action'), jobId: jobIdOf(sagaId, 1), payload, sagaId };
       try {
-        const [outbox] = await db.transaction(async (tx) => {
-          await tx.insert(sagaInstances).values({
-            id: sagaId,
-            name: def.name,
-            state: 'initialized',
-            status: 'running',
-            input,
-            idempotencyKey: o.idempotencyKey ?? null,
-            lockKey: o.lockKey ?? null,
-            deadlineAt,
-          });
-          await tx.insert(sagaSteps).values(def.steps.map((s, i) => ({ sagaId, stepIndex: i, name: s.name })));
-          await tx.insert(sagaEvents).values({ sagaId, type: 'saga_started', toState: 'initialized', data: { deadlineAt: deadlineAt.toISOString(), lockKey: o.lockKey ?? null } });
-          return tx
-            .insert(sagaOutbox)
-            .values({ sagaId, queue: queueName(def.name, firstStep.name, 'action'), jobId: jobIdOf(sagaId, 1), payload })
-            .returning();
-        });
-        logger.info({ sagaId, saga: def.name, lockKey: o.lockKey }, 'saga started');
-        await core.dispatcher.dispatch(outbox ? [outbox] : []);
+        // One statement, so one transaction: the saga, its step rows, its first event and the first job's outbox row.
+        await options.sql`
+          with saga as (
+            insert into saga_instances (id, name, state, status, input, idempotency_key, lock_key, deadline_at)
+            values (${sagaId}, ${def.name}, 'initialized', 'running', ${JSON.stringify(input ?? null)}::jsonb, ${o.idempotencyKey ?? null}, ${lockKey ?? null}, ${deadlineAt.toISOString()}::timestamptz)
+            returning id
+          ), steps as (
+            insert into saga_steps (saga_id, step_index, name)
+            select saga.id, s.i - 1, s.name from saga, unnest(${def.steps.map((x) => x.name)}::text[]) with ordinality as s(name, i)
+          ), started as (
+            insert into saga_events (saga_id, type, to_state, data)
+            select saga.id, 'saga_started', 'initialized', ${JSON.stringify({ deadlineAt: deadlineAt.toISOString(), lockKey: lockKey ?? null })}::jsonb from saga
+          )
+          insert into saga_outbox (saga_id, queue, job_id, payload)
+          select saga.id, ${job.queue}, ${job.jobId}, ${JSON.stringify(payload)}::jsonb from saga`;
+        logger.info({ sagaId, saga: def.name, lockKey: lockKey }, 'saga started');
+        // Input as the database returns it (a JSON round trip), like every later read.
+        core.contexts.put(sagaId, 1, { sagaName: def.name, state: 'initialized', input: JSON.parse(JSON.stringify(input)) as JsonValue, outputs: {}, deadlineAt, lockKey: lockKey ?? null, attempts: 0 });
+        await core.dispatcher.enqueue(job);
         return { sagaId, created: true };
       } catch (err) {
-        if (o.lockKey) await core.locks.release(o.lockKey, sagaId).catch(() => undefined);
+        if (lockKey) await core.locks.release(lockKey, sagaId).catch(() => undefined);
         if (o.idempotencyKey && isUniqueViolation(err, 'saga_instances_idempotency_key')) {
           const [existing] = await db.select({ id: sagaInstances.id }).from(sagaInstances).where(eq(sagaInstances.idempotencyKey, o.idempotencyKey));
           if (existing) return { sagaId: existing.id, created: false };
         }
-        if (o.lockKey && isUniqueViolation(err, 'saga_instances_live_lock')) {
+        if (lockKey && isUniqueViolation(err, 'saga_instances_live_lock')) {
           const [holder] = await db
             .select({ id: sagaInstances.id })
             .from(sagaInstances)
-            .where(and(eq(sagaInstances.lockKey, o.lockKey), inArray(sagaInstances.status, [...LIVE_STATUSES])));
-          throw new SagaLockedError(o.lockKey, holder?.id ?? 'unknown');
+            .where(and(eq(sagaInstances.lockKey, lockKey), inArray(sagaInstances.status, [...LIVE_STATUSES])));
+          throw new SagaLockedError(lockKey, holder?.id ?? 'unknown');
         }
         throw err;
       }
     },
 
-    async ensureLock(lockKey, sagaId, deadlineAt) {
-      const ttl = Math.max(60_000, deadlineAt.getTime() - Date.now() + core.timings.lockTtlMarginMs);
-      const holder = await core.locks.acquire(lockKey, sagaId, ttl);
-      if (holder === null) return;
-      // Redis says someone holds it; PostgreSQL decides whether that saga is still live.
-      const [h] = await db.select({ status: sagaInstances.status }).from(sagaInstances).where(eq(sagaInstances.id, holder));
-      if (h && isLiveStatus(h.status)) throw new SagaLockedError(lockKey, holder);
-      if (!(await core.locks.replace(lockKey, holder, sagaId, ttl))) {
-        const now = await core.locks.acquire(lockKey, sagaId, ttl);
-        if (now !== null) throw new SagaLockedError(lockKey, now);
-      }
-      logger.info({ lockKey, staleHolder: holder, sagaId }, 'took over a stale lock');
-    },
+    ensureLock: (lockKey, sagaId, deadlineAt) => ensureLock(core, lockKey, sagaId, deadlineAt),
 
     releaseLock: (lockKey, sagaId) => core.locks.release(lockKey, sagaId),
     cancel: (sagaId) => requestRollback(core, sagaId, 'CANCELLED', 'saga cancelled by request'),
@@ -241,7 +234,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
     },
     retryFailedCleanups: (cleaners, o) => retryFailedCleanups(core, cleaners, o),
     on(event, listener) {
-      core.events.on(event, (e: Record<string, unknown>) => {
+      core.events.on(event, (e: SagaEngineEvents[typeof event]) => {
         try {
           listener(e);
         } catch (err) {
@@ -256,6 +249,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
       const unknown = names.filter((n) => !known.has(n));
       if (unknown.length > 0) throw new SagaInputError(`unknown queues: ${unknown.join(', ')}`);
       for (const name of names) {
+        core.consumed.add(name);
         const worker = new Worker(name, (job, token) => handleJob(core, job, token), {
           connection,
           prefix,
@@ -286,6 +280,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
 
     async close() {
       core.shutdown.abort();
+      core.consumed.clear();
       if (maintenanceTimer) clearTimeout(maintenanceTimer);
       await Promise.all(workers.map((x) => x.close()));
       workers.length = 0;

@@ -53,7 +53,7 @@ export class SagaDefinitionError extends SagaError {
   }
 }
 
-/** Another saga holds the lock of this resource (e.g. a source file). */
+/** Another saga holds the lock of this resource (a saga's exclusivity key). */
 export class SagaLockedError extends SagaError {
   readonly lockKey: string;
   readonly holderSagaId: string;

@@ -1,14 +1,20 @@
-// The processor of every step and compensation queue: check the persisted state, claim, run, commit outcome + next job.
+// The processor of every step and compensation queue. The success path of a short action runs unclaimed and commits
+// in one fenced statement; everything else (long steps, compensations, failures, cancellations) claims the saga under
+// a row lock, runs, and commits outcome + next job in one transaction.
 import { DelayedError, type Job } from 'bullmq';
-import { eq, sql as dsql } from 'drizzle-orm';
-import type { EngineCore } from './core.ts';
+import { and, eq, isNull, sql as dsql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import { commitSuccess, plannedStates } from './commit-success.ts';
+import { emitEvent, type EngineCore } from './core.ts';
+import { readStoredSaga, type RunContext } from './run-context.ts';
 import { CompensationFailed, isRollbackRequired, type Leftover } from './errors.ts';
 import { lockSaga } from './load-saga.ts';
-import { parseJobPayload, queueName, type JobPayload } from './queues.ts';
+import type { Tx } from './db.ts';
+import { jobIdOf, parseJobPayload, queueName, type JobPayload } from './queues.ts';
 import { DEFAULT_ACTION_RETRY, DEFAULT_COMPENSATION_RETRY, backoffDelay } from './retry.ts';
 import { runPhase, type PhaseOutcome } from './run-phase.ts';
-import { sagaDeadLetters, sagaInstances } from './schema.ts';
-import { isTerminal, pathToStepState, type SagaState } from './state-machine.ts';
+import { sagaDeadLetters, sagaInstances, sagaOutbox } from './schema.ts';
+import { isTerminal, pathToStepState, type SagaStatus } from './state-machine.ts';
 import {
   beginRollback,
   completeAction,
@@ -22,25 +28,47 @@ import {
   retryCompensation,
   saveSaga,
   saveStep,
+  stagesOf,
   type LockedSaga,
   type TransitionResult,
 } from './transitions.ts';
-import type { JsonValue } from './types.ts';
+import type { JsonValue, SagaDefinition } from './types.ts';
 
 type Claim =
-  | { kind: 'run'; attempt: number; input: JsonValue; outputs: Record<string, JsonValue | undefined>; deadlineAt: Date; sagaName: string }
+  | { kind: 'run'; attempt: number; input: JsonValue; outputs: Record<string, JsonValue | undefined>; deadlineAt: Date; sagaName: string; lockKey: string | null }
   | { kind: 'stale'; why: string }
   | { kind: 'busy'; until: Date }
   | { kind: 'dead'; reason: string }
   | { kind: 'transitioned'; result: TransitionResult; sagaId: string; lockKey: string | null; status: string; name: string };
+
+/** A step run without a claim: the attempt it counts as and when it began (recorded only at commit). */
+interface UnclaimedRun {
+  attempt: number;
+  startedAt: Date;
+  jobId: string | null;
+}
 
 /** Handles one delivery. Duplicate and stale deliveries are no-ops; malformed ones are set aside. */
 export async function handleJob(core: EngineCore, job: Job, token: string | undefined): Promise<void> {
   const parsed = parseJobPayload(job.data);
   if (!parsed.ok) return deadLetter(core, job, parsed.reason);
   const payload = parsed.payload;
-  const claim = await claimJob(core, job, payload);
   const log = core.logger.child({ sagaId: payload.sagaId, step: payload.step, phase: payload.phase, jobId: job.id });
+  if (payload.phase === 'action') {
+    const route = await routeUnclaimed(core, job, payload);
+    switch (route.kind) {
+      case 'dead':
+        return deadLetter(core, job, route.reason);
+      case 'stale':
+        log.debug({ why: route.why }, 'stale or duplicate delivery ignored');
+        return;
+      case 'run':
+        return runUnclaimed(core, job, payload, route.ctx, log);
+      case 'claim':
+        break;
+    }
+  }
+  const claim = await claimJob(core, job, payload);
   switch (claim.kind) {
     case 'dead':
       return deadLetter(core, job, claim.reason);
@@ -60,31 +88,144 @@ export async function handleJob(core: EngineCore, job: Job, token: string | unde
   const def = core.defs.get(claim.sagaName)!;
   const step = def.steps[payload.step]!;
   const stepLog = log.child({ saga: def.name, step: step.name, attempt: claim.attempt });
+  const outcome = await runLogged(core, payload, def, stepLog, { attempt: claim.attempt, input: claim.input, outputs: claim.outputs, deadlineAt: claim.deadlineAt, lockKey: claim.lockKey, leased: true });
+  await commitOutcome(core, payload, def, outcome, stepLog, null);
+}
+
+type Route = { kind: 'run'; ctx: RunContext } | { kind: 'claim' } | { kind: 'stale'; why: string } | { kind: 'dead'; reason: string };
+
+/**
+ * Decides whether an action can run without a claim: a short step of a running saga at this dispatch, neither
+ * cancelled nor overdue nor leased. The context comes from this process' cache (it dispatched the job) or one read.
+ */
+async function routeUnclaimed(core: EngineCore, job: Job, payload: JobPayload): Promise<Route> {
+  let ctx = core.contexts.take(payload.sagaId, payload.seq);
+  if (!ctx) {
+    const stored = await readStoredSaga(core.sql, payload.sagaId);
+    if (!stored) return { kind: 'dead', reason: `no saga with id ${payload.sagaId}` };
+    const def = core.defs.get(stored.name);
+    if (!def) return { kind: 'claim' };
+    if (isTerminal(stored.state)) return { kind: 'stale', why: `saga is ${stored.state}` };
+    if (stored.dispatchSeq !== payload.seq) return { kind: 'stale', why: `dispatch ${payload.seq} superseded by ${stored.dispatchSeq}` };
+    if (stored.status !== 'running' || stored.currentPhase !== 'action' || stored.cancelRequested || stored.leaseLive) return { kind: 'claim' };
+    const outputs: Record<string, JsonValue | undefined> = {};
+    stored.steps.forEach((s, i) => {
+      const name = def.steps[i]?.name;
+      if (name && (s.status === 'succeeded' || s.output !== null)) outputs[name] = (s.output ?? undefined) as JsonValue | undefined;
+    });
+    ctx = { sagaName: stored.name, state: stored.state, input: stored.input, outputs, deadlineAt: stored.deadlineAt, lockKey: stored.lockKey, attempts: stored.steps[payload.step]?.attempts ?? 0 };
+  }
+  const def = core.defs.get(ctx.sagaName);
+  const step = def?.steps[payload.step];
+  // Anything unusual (unknown saga or step, wrong queue, a long step, a deadline) gets the locking path's checks.
+  if (!def || !step || step.longRunning || job.queueName !== queueName(def.name, step.name, 'action')) return { kind: 'claim' };
+  if (ctx.deadlineAt.getTime() <= Date.now()) return { kind: 'claim' };
+  try {
+    plannedStates(def, payload.step, ctx.state, payload.sagaId);
+  } catch {
+    return { kind: 'claim' };
+  }
+  return { kind: 'run', ctx };
+}
+
+/**
+ * Runs a short step unclaimed and commits its success in one statement; anything else takes the locking path. When the
+ * next step is short too and this process consumes its queue, it runs here at once: its outbox row is committed all the
+ * same (the relay delivers it if this process dies), so the hop through Redis is saved, not the durability.
+ */
+async function runUnclaimed(core: EngineCore, job: Job, first: JobPayload, firstCtx: RunContext, firstLog: Logger): Promise<void> {
+  let payload = first;
+  let ctx = firstCtx;
+  let log = firstLog;
+  let jobId: string | null = job.id ?? null;
+  // A redelivery of this same job (its worker died) is another attempt: BullMQ counts the starts.
+  let starts = Math.max(1, job.attemptsStarted ?? 1);
+  for (;;) {
+    const def = core.defs.get(ctx.sagaName)!;
+    const step = def.steps[payload.step]!;
+    const attempt = ctx.attempts + starts;
+    const stepLog = log.child({ saga: def.name, step: step.name, attempt });
+    const startedAt = new Date();
+    const outcome = await runLogged(core, payload, def, stepLog, { attempt, input: ctx.input, outputs: ctx.outputs, deadlineAt: ctx.deadlineAt, lockKey: ctx.lockKey, leased: false });
+    if (outcome.kind !== 'ok') return commitOutcome(core, payload, def, outcome, stepLog, { attempt, startedAt, jobId });
+    const output = outcome.output === null ? null : (JSON.parse(JSON.stringify(outcome.output)) as JsonValue);
+    const state = plannedStates(def, payload.step, ctx.state, payload.sagaId).after.at(-1) ?? ctx.state;
+    const runNextHere = canRunHere(core, def, payload.step + 1, state, ctx.deadlineAt, payload.sagaId);
+    const done = await commitSuccess(core.sql, { def, sagaId: payload.sagaId, seq: payload.seq, index: payload.step, attempt, fromState: ctx.state, output, startedAt, workerId: core.workerId, jobId: jobId ?? undefined, runNextHere });
+    if (!done) return commitOutcome(core, payload, def, outcome, stepLog, { attempt, startedAt, jobId });
+    if (done.ended) return sagaEnded(core, payload.sagaId, ctx.lockKey, def.name, 'completed');
+    const next = done.next!;
+    const nextCtx: RunContext = { ...ctx, state: done.state, outputs: { ...ctx.outputs, [step.name]: output ?? undefined }, attempts: 0 };
+    if (!runNextHere) {
+      core.contexts.put(payload.sagaId, next.payload.seq, nextCtx);
+      return core.dispatcher.enqueue({ ...next, sagaId: payload.sagaId });
+    }
+    payload = next.payload;
+    ctx = nextCtx;
+    jobId = next.jobId;
+    starts = 1;
+    log = core.logger.child({ sagaId: payload.sagaId, step: payload.step, phase: payload.phase, jobId });
+  }
+}
+
+/** True when step `index` may run in this process right after the one before it. */
+function canRunHere(core: EngineCore, def: SagaDefinition, index: number, state: string, deadlineAt: Date, sagaId: string): boolean {
+  const step = def.steps[index];
+  if (!step || step.longRunning || core.shutdown.signal.aborted || deadlineAt.getTime() <= Date.now()) return false;
+  if (!core.consumed.has(queueName(def.name, step.name, 'action'))) return false;
+  try {
+    plannedStates(def, index, state, sagaId);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs the phase with its log lines and the engine's 'step' event. */
+async function runLogged(
+  core: EngineCore,
+  payload: JobPayload,
+  def: SagaDefinition,
+  stepLog: Logger,
+  run: { attempt: number; input: JsonValue; outputs: Record<string, JsonValue | undefined>; deadlineAt: Date; lockKey: string | null; leased: boolean },
+): Promise<PhaseOutcome> {
+  const step = def.steps[payload.step]!;
   const started = Date.now();
-  stepLog.info(`${payload.phase} started`);
-  const outcome = await runPhase(core, {
-    payload,
-    sagaName: def.name,
-    step,
-    attempt: claim.attempt,
-    input: claim.input,
-    outputs: claim.outputs,
-    deadlineAt: claim.deadlineAt,
-    log: stepLog,
-  });
+  if (stepLog.isLevelEnabled('info')) stepLog.info(`${payload.phase} started`);
+  const outcome = await runPhase(core, { payload, sagaName: def.name, step, log: stepLog, ...run });
   const durationMs = Date.now() - started;
   const summary = outcome.kind === 'ok' ? 'succeeded' : outcome.kind === 'aborted' ? `aborted (${outcome.cause})` : `failed: ${outcome.error.message}`;
   (outcome.kind === 'ok' ? stepLog.info.bind(stepLog) : stepLog.warn.bind(stepLog))(
     { durationMs, outcome: outcome.kind, ...(outcome.kind === 'error' ? { err: outcome.error } : {}) },
     `${payload.phase} ${summary}`,
   );
-  core.events.emit('step', { sagaName: def.name, step: step.name, phase: payload.phase, outcome: outcome.kind, durationMs });
+  emitEvent(core, 'step', { sagaName: def.name, step: step.name, phase: payload.phase, outcome: outcome.kind, durationMs });
+  return outcome;
+}
 
+/**
+ * The general commit: lock the saga, check this job still owns it, record the outcome and the next transition. An
+ * unclaimed run records here what its claim would have (state, attempt, `step_started`) before its outcome.
+ */
+async function commitOutcome(core: EngineCore, payload: JobPayload, def: SagaDefinition, outcome: PhaseOutcome, stepLog: Logger, unclaimed: UnclaimedRun | null): Promise<void> {
+  const step = def.steps[payload.step]!;
   const committed = await core.db.transaction(async (tx) => {
     const ls = await lockSaga(tx, payload.sagaId, core.defs, core.logger);
-    if (!ls || ls.saga.dispatchSeq !== payload.seq || ls.saga.leaseOwner !== core.workerId) {
+    const owned =
+      ls !== null &&
+      ls.saga.dispatchSeq === payload.seq &&
+      (unclaimed
+        ? !isTerminal(ls.saga.state) && ls.saga.currentPhase === 'action' && !(ls.saga.leaseUntil && ls.saga.leaseUntil > new Date() && ls.saga.leaseOwner !== core.workerId)
+        : ls.saga.leaseOwner === core.workerId);
+    if (!ls || !owned) {
       stepLog.warn('lost this step to another worker before committing; outcome discarded');
       return null;
+    }
+    if (unclaimed) {
+      await markDelivered(tx, payload);
+      await moveState(ls, pathToStepState(stagesOf(ls.def), ls.saga.state, step.state ?? 'processing', ls.saga.id));
+      await saveStep(ls, payload.step, { status: 'running', attempts: unclaimed.attempt, startedAt: unclaimed.startedAt });
+      await recordEvent(tx, ls.saga.id, 'step_started', { step: step.name, phase: 'action', attempt: unclaimed.attempt, data: { worker: core.workerId, jobId: unclaimed.jobId } });
     }
     const result = payload.phase === 'action' ? await commitAction(ls, payload.step, outcome) : await commitCompensation(ls, payload.step, outcome);
     return result ? { result, lockKey: ls.saga.lockKey, status: ls.saga.status } : null;
@@ -106,12 +247,13 @@ async function claimJob(core: EngineCore, job: Job, payload: JobPayload): Promis
     const expected = queueName(ls.def.name, step.name, payload.phase);
     if (job.queueName !== expected) return { kind: 'dead', reason: `job for ${expected} arrived on queue ${job.queueName}` };
     const { saga } = ls;
-    if (isTerminal(saga.state as SagaState)) return { kind: 'stale', why: `saga is ${saga.state}` };
+    if (isTerminal(saga.state)) return { kind: 'stale', why: `saga is ${saga.state}` };
     if (saga.dispatchSeq !== payload.seq) return { kind: 'stale', why: `dispatch ${payload.seq} superseded by ${saga.dispatchSeq}` };
     const now = new Date();
     if (saga.leaseOwner && saga.leaseOwner !== core.workerId && saga.leaseUntil && saga.leaseUntil > now) {
       return { kind: 'busy', until: saga.leaseUntil };
     }
+    await markDelivered(tx, payload);
     const base = { sagaId: saga.id, lockKey: saga.lockKey, name: ls.def.name };
     if (payload.phase === 'action') {
       if (saga.cancelRequestedAt || saga.deadlineAt <= now) {
@@ -123,7 +265,7 @@ async function claimJob(core: EngineCore, job: Job, payload: JobPayload): Promis
         });
         return { kind: 'transitioned', result, status: saga.status, ...base };
       }
-      await moveState(ls, pathToStepState(saga.state as SagaState, step.state ?? 'processing', saga.id));
+      await moveState(ls, pathToStepState(stagesOf(ls.def), saga.state, step.state ?? 'processing', saga.id));
       const attempts = ls.steps[payload.step]!.attempts + 1;
       await saveStep(ls, payload.step, { status: 'running', attempts, startedAt: now });
     } else {
@@ -140,7 +282,7 @@ async function claimJob(core: EngineCore, job: Job, payload: JobPayload): Promis
       const name = ls!.def.steps[i]?.name;
       if (name && (s.status === 'succeeded' || s.output !== null)) outputs[name] = (s.output ?? undefined) as JsonValue | undefined;
     });
-    return { kind: 'run', attempt, input: saga.input as JsonValue, outputs, deadlineAt: saga.deadlineAt, sagaName: ls.def.name };
+    return { kind: 'run', attempt, input: saga.input as JsonValue, outputs, deadlineAt: saga.deadlineAt, sagaName: ls.def.name, lockKey: saga.lockKey };
   });
 }
 
@@ -192,12 +334,23 @@ async function commitCompensation(ls: LockedSaga, index: number, outcome: PhaseO
 
 async function afterCommit(core: EngineCore, result: TransitionResult, sagaId: string, lockKey: string | null, name: string, status: string): Promise<void> {
   await core.dispatcher.dispatch(result.outbox);
-  if (!result.ended) return;
+  if (result.ended) await sagaEnded(core, sagaId, lockKey, name, status);
+}
+
+async function sagaEnded(core: EngineCore, sagaId: string, lockKey: string | null, name: string, status: string): Promise<void> {
   if (lockKey) {
     await core.locks.release(lockKey, sagaId).catch((err: unknown) => core.logger.warn({ err, sagaId, lockKey }, 'lock release failed; it expires on its own'));
   }
   core.logger.info({ sagaId, saga: name, status }, `saga ended ${status}`);
-  core.events.emit('saga_ended', { sagaId, sagaName: name, status });
+  emitEvent(core, 'saga_ended', { sagaId, sagaName: name, status: status as SagaStatus });
+}
+
+/** The job is running, so its outbox row was delivered; the relay need not add it again. */
+async function markDelivered(tx: Tx, payload: JobPayload): Promise<void> {
+  await tx
+    .update(sagaOutbox)
+    .set({ dispatchedAt: new Date() })
+    .where(and(eq(sagaOutbox.jobId, jobIdOf(payload.sagaId, payload.seq)), isNull(sagaOutbox.dispatchedAt)));
 }
 
 async function deadLetter(core: EngineCore, job: Job, reason: string): Promise<void> {

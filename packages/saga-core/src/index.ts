@@ -1,5 +1,5 @@
 // @ingest/saga-core: a generic choreographed saga engine on BullMQ queues with its state in PostgreSQL.
-// See types.ts for the glossary (saga, step, phase, compensation, outbox, leftover, operation, chunk, manifest).
+// See types.ts for the glossary (saga, step, phase, compensation, outbox, leftover).
 export { createSagaEngine, type SagaEngine, type SagaEngineOptions, type StartSagaOptions, type WorkerOptions, type MaintenanceResult } from './engine.ts';
 export { defineSaga } from './define-saga.ts';
 export { migrateSagaCore } from './migrate.ts';
@@ -19,7 +19,20 @@ export {
   errorCode,
   type Leftover,
 } from './errors.ts';
-export { SAGA_STATES, LIVE_STATUSES, isLiveStatus, assertTransition, canTransition, isTerminal, statusOf, type SagaState, type SagaStatus, type StepState } from './state-machine.ts';
+export {
+  DEFAULT_STAGES,
+  ENGINE_STATES,
+  LIVE_STATUSES,
+  isLiveStatus,
+  assertTransition,
+  canTransition,
+  isTerminal,
+  statusOf,
+  type SagaState,
+  type SagaStatus,
+  type StageMachine,
+  type StepState,
+} from './state-machine.ts';
 export { queueName, jobIdOf, type JobPayload, type Phase } from './queues.ts';
 export { backoffDelay, isTransientInfraError, withInfraRetry } from './retry.ts';
 export type { Cleaner, CleanupPassResult, LeftoverToClean, RetryCleanupsOptions } from './maintenance.ts';
@@ -30,6 +43,8 @@ export type {
   RetryPolicy,
   StepContext,
   StepDefinition,
+  StepOutputs,
+  SagaStep,
   SagaDefinition,
   StepView,
   StepStatus,
@@ -38,6 +53,7 @@ export type {
   SagaView,
   SagaEventView,
   SagaStats,
+  SagaEngineEvents,
 } from './types.ts';
 /** The engine's drizzle tables, for read-only queries elsewhere (the consistency checker, dashboards). */
 export * as sagaSchema from './schema.ts';

@@ -7,7 +7,7 @@ import { lockSaga } from './load-saga.ts';
 import { jobIdOf, queueName } from './queues.ts';
 import { requestRollback } from './request-rollback.ts';
 import { failedCleanups, sagaInstances } from './schema.ts';
-import { LIVE_STATUSES, isLiveStatus, isTerminal, type SagaState } from './state-machine.ts';
+import { LIVE_STATUSES, isLiveStatus, isTerminal } from './state-machine.ts';
 import { recordEvent, saveSaga, scheduleJob } from './transitions.ts';
 
 /** A leftover handed to a cleaner. */
@@ -66,7 +66,7 @@ export async function recoverLostJobs(core: EngineCore, idleMs: number): Promise
     }
     const outbox = await core.db.transaction(async (tx) => {
       const ls = await lockSaga(tx, s.id, core.defs, core.logger);
-      if (!ls || ls.saga.dispatchSeq !== s.dispatchSeq || isTerminal(ls.saga.state as SagaState)) return null;
+      if (!ls || ls.saga.dispatchSeq !== s.dispatchSeq || isTerminal(ls.saga.state)) return null;
       if (ls.saga.leaseUntil && ls.saga.leaseUntil > new Date()) return null;
       const row = await scheduleJob(ls, ls.saga.currentStep, ls.saga.currentPhase as 'action' | 'compensation');
       await saveSaga(ls);

@@ -1,11 +1,14 @@
-// Runs one step action or compensation outside any transaction, under a lease kept alive by heartbeats, with
-// abort on cancellation, deadline, step timeout, lost lease or worker shutdown.
+// Runs one step action or compensation outside any transaction, with abort on cancellation, deadline, step timeout,
+// lost lease (or a newer dispatch) or worker shutdown. A claimed phase holds a lease kept alive by heartbeats; an
+// unclaimed one (the success path of a short step) writes nothing unless it outlives a heartbeat interval, and then
+// only proves it is alive and looks for a cancellation, fenced by its dispatch number.
 import { and, eq, sql as dsql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { EngineCore } from './core.ts';
 import { sagaInstances } from './schema.ts';
 import type { JobPayload } from './queues.ts';
 import { isRollbackRequired, toError } from './errors.ts';
+import { ensureLock } from './exclusivity.ts';
 import type { JsonObject, JsonValue, StepContext, StepDefinition } from './types.ts';
 
 /** Why a running phase was aborted. */
@@ -27,6 +30,10 @@ export interface PhaseInput {
   outputs: Record<string, JsonValue | undefined>;
   deadlineAt: Date;
   log: Logger;
+  /** The saga's exclusivity key: re-checked before an action runs. */
+  lockKey: string | null;
+  /** True when the phase was claimed with a lease (renewed by heartbeats); false: fenced by dispatch number only. */
+  leased: boolean;
 }
 
 const MAX_TIMER = 2_147_000_000;
@@ -55,10 +62,12 @@ export async function runPhase(core: EngineCore, p: PhaseInput): Promise<PhaseOu
       updatedAt: new Date(),
     };
     if (progress) set.progress = progress;
+    if (!p.leased) delete set.leaseUntil;
+    const owner = p.leased ? eq(sagaInstances.leaseOwner, core.workerId) : undefined;
     const rows = await core.db
       .update(sagaInstances)
       .set(set)
-      .where(and(eq(sagaInstances.id, payload.sagaId), eq(sagaInstances.leaseOwner, core.workerId), eq(sagaInstances.dispatchSeq, payload.seq)))
+      .where(and(eq(sagaInstances.id, payload.sagaId), owner, eq(sagaInstances.dispatchSeq, payload.seq)))
       .returning({ cancelRequestedAt: sagaInstances.cancelRequestedAt, cancelReason: sagaInstances.cancelReason });
     const row = rows[0];
     if (!row) abort('LEASE_LOST', 'another worker took over this step (lease lost)');
@@ -67,9 +76,10 @@ export async function runPhase(core: EngineCore, p: PhaseInput): Promise<PhaseOu
       abort(timeout ? 'TIMEOUT' : 'CANCELLED', timeout ? 'saga deadline passed' : 'saga cancelled');
     }
   };
+  // Unleased, the heartbeat also keeps the outbox relay (which waits for a saga idle 5 s) from adding this job again.
   const heartbeat = setInterval(() => {
     renew().catch((err: unknown) => p.log.warn({ err }, 'lease heartbeat failed'));
-  }, Math.max(200, Math.floor(lease / 3)));
+  }, Math.max(200, Math.floor(p.leased ? lease / 3 : Math.min(lease / 3, 2000))));
   timers.push(heartbeat);
   if (isAction) {
     const untilDeadline = p.deadlineAt.getTime() - Date.now();
@@ -92,6 +102,9 @@ export async function runPhase(core: EngineCore, p: PhaseInput): Promise<PhaseOu
     signal: controller.signal,
     deadlineAt: p.deadlineAt,
     log: p.log,
+    async releaseExclusivity() {
+      if (p.lockKey) await core.locks.release(p.lockKey, payload.sagaId);
+    },
     async reportProgress(progress) {
       const now = Date.now();
       if (now - lastProgressAt < core.timings.progressIntervalMs) return;
@@ -101,7 +114,10 @@ export async function runPhase(core: EngineCore, p: PhaseInput): Promise<PhaseOu
   };
 
   const fn = isAction ? step.action : step.compensation;
-  const work = (async () => (fn ? ((await fn(ctx)) ?? null) : null))();
+  const work = (async () => {
+    if (isAction && p.lockKey) await ensureLock(core, p.lockKey, payload.sagaId, p.deadlineAt);
+    return fn ? ((await fn(ctx)) ?? null) : null;
+  })();
   let abortWaiter: (() => void) | undefined;
   const aborted = new Promise<'aborted'>((resolve) => {
     abortWaiter = () => resolve('aborted');

@@ -31,7 +31,7 @@ export const sagaInstances = pgTable(
   },
   (t) => [
     uniqueIndex('saga_instances_idempotency_key').on(t.idempotencyKey),
-    // The durable half of per-file exclusivity: at most one live saga per lock key, even if Redis lost its lock.
+    // The durable half of exclusivity: at most one live saga per lock key, even if Redis lost its lock.
     uniqueIndex('saga_instances_live_lock').on(t.lockKey).where(sql`status in ('running', 'compensating')`),
     index('saga_instances_status').on(t.status, t.updatedAt),
   ],

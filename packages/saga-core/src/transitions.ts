@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { InstanceRow, OutboxRow, StepRow, Tx } from './db.ts';
 import { jobIdOf, queueName, type JobPayload, type Phase } from './queues.ts';
 import { failedCleanups, sagaAlerts, sagaEvents, sagaInstances, sagaOutbox, sagaSteps } from './schema.ts';
-import { assertTransition, pathToRollback, pathToStepState, statusOf, type SagaState } from './state-machine.ts';
+import { DEFAULT_STAGES, assertTransition, pathToRollback, pathToStepState, statusOf, type SagaState, type StageMachine } from './state-machine.ts';
 import type { Leftover } from './errors.ts';
 import type { JsonValue, SagaDefinition, SagaFailure } from './types.ts';
 
@@ -22,6 +22,11 @@ export interface LockedSaga {
   steps: StepRow[];
   def: SagaDefinition;
   log: Logger;
+}
+
+/** The definition's stage machine, or the engine's. */
+export function stagesOf(def: SagaDefinition): StageMachine {
+  return def.stages ?? DEFAULT_STAGES;
 }
 
 /** Records an event row. */
@@ -46,8 +51,8 @@ export async function recordEvent(
 /** Walks the saga through `path`, checking each hop against the state machine. */
 export async function moveState(ls: LockedSaga, path: SagaState[]): Promise<void> {
   for (const to of path) {
-    const from = ls.saga.state as SagaState;
-    assertTransition(from, to, ls.saga.id);
+    const from = ls.saga.state;
+    assertTransition(from, to, ls.saga.id, stagesOf(ls.def));
     ls.saga.state = to;
     await recordEvent(ls.tx, ls.saga.id, 'state_changed', { fromState: from, toState: to });
   }
@@ -119,7 +124,7 @@ export async function completeAction(ls: LockedSaga, index: number, output: Json
   release(ls);
   const next = ls.def.steps[index + 1];
   if (next) {
-    await moveState(ls, pathToStepState(ls.saga.state as SagaState, next.state ?? 'processing', ls.saga.id));
+    await moveState(ls, pathToStepState(stagesOf(ls.def), ls.saga.state, next.state ?? 'processing', ls.saga.id));
     const job = await scheduleJob(ls, index + 1, 'action');
     await saveSaga(ls);
     return { outbox: [job], ended: false };
@@ -137,7 +142,8 @@ export async function retryAction(ls: LockedSaga, index: number, error: string, 
   const step = ls.def.steps[index]!;
   await saveStep(ls, index, { status: 'failed', error });
   await recordEvent(ls.tx, ls.saga.id, 'step_retry_scheduled', { step: step.name, phase: 'action', attempt: ls.steps[index]!.attempts, data: { error, delayMs } });
-  if (ls.saga.state === 'uploading') await moveState(ls, ['upload_failed']);
+  const waiting = stagesOf(ls.def).retrying?.(ls.saga.state);
+  if (waiting) await moveState(ls, [waiting]);
   release(ls);
   const job = await scheduleJob(ls, index, 'action', delayMs);
   await saveSaga(ls);
@@ -149,7 +155,8 @@ export async function pauseAction(ls: LockedSaga, index: number): Promise<Transi
   const step = ls.def.steps[index]!;
   await saveStep(ls, index, { status: 'pending', attempts: Math.max(0, ls.steps[index]!.attempts - 1) });
   await recordEvent(ls.tx, ls.saga.id, 'step_paused', { step: step.name, phase: 'action' });
-  if (ls.saga.state === 'uploading') await moveState(ls, ['upload_paused']);
+  const paused = stagesOf(ls.def).paused?.(ls.saga.state);
+  if (paused) await moveState(ls, [paused]);
   release(ls);
   const job = await scheduleJob(ls, index, 'action');
   await saveSaga(ls);
@@ -164,8 +171,7 @@ export async function beginRollback(ls: LockedSaga, failedIndex: number, failure
     if (row.status !== 'pending') await saveStep(ls, failedIndex, { status: 'failed', error: `${failure.reason}: ${failure.message}`, finishedAt: new Date() });
   }
   ls.saga.failure = failure;
-  const inVerification = (failedStep?.state ?? 'processing') === 'verifying' && ls.saga.state === 'verifying';
-  await moveState(ls, pathToRollback(ls.saga.state as SagaState, inVerification, ls.saga.id));
+  await moveState(ls, pathToRollback(stagesOf(ls.def), ls.saga.state, ls.saga.id));
   ls.saga.status = statusOf('rolling_back');
   await recordEvent(ls.tx, ls.saga.id, 'rollback_started', { step: failedStep?.name ?? null, data: failure });
   ls.log.warn({ reason: failure.reason, step: failure.step }, `rolling back: ${failure.message}`);

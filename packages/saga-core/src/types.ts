@@ -6,16 +6,16 @@
 // compensation the undo of a step's effect; compensations run in reverse order (LIFO), best effort.
 // outbox       rows committed with a transition naming the job to enqueue next; a relay delivers what was missed.
 // leftover     what a compensation could not undo (store, key, error): a `failed_cleanups` row the janitor retries.
-// operation    (ingestion) one streaming upload of a source file into object storage.
-// chunk        (ingestion) one fixed-size piece of a source file, stored as its own object.
-// manifest     (ingestion) the committed list of stored chunks of an operation: the resume point.
 import type { Logger } from 'pino';
-import type { SagaState, SagaStatus, StepState } from './state-machine.ts';
+import type { SagaState, SagaStatus, StageMachine, StepState } from './state-machine.ts';
 
 /** Any value that survives a JSON round trip (inputs and step outputs are stored as jsonb). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 /** A JSON object. */
 export type JsonObject = { [key: string]: JsonValue };
+
+/** Outputs of a saga's steps by step name. A definition may name each step's output type; the default is untyped JSON. */
+export type StepOutputs = { [step: string]: JsonValue };
 
 /** How a step (or its compensation) is retried. */
 export interface RetryPolicy {
@@ -30,7 +30,7 @@ export interface RetryPolicy {
 }
 
 /** What a step action or compensation receives. */
-export interface StepContext<Input = unknown> {
+export interface StepContext<Input = unknown, Outputs extends StepOutputs = StepOutputs> {
   sagaId: string;
   sagaName: string;
   step: string;
@@ -39,7 +39,7 @@ export interface StepContext<Input = unknown> {
   attempt: number;
   input: Input;
   /** Outputs of the steps that succeeded, by step name. */
-  outputs: Readonly<Record<string, JsonValue | undefined>>;
+  outputs: Readonly<Partial<Outputs>>;
   /** Aborted on cancellation, saga deadline, step timeout, or worker shutdown; check it between units of work. */
   signal: AbortSignal;
   deadlineAt: Date;
@@ -47,16 +47,21 @@ export interface StepContext<Input = unknown> {
   log: Logger;
   /** Persists progress on the saga (throttled), and proves the worker is alive. */
   reportProgress(progress: JsonObject): Promise<void>;
+  /**
+   * Frees the saga's exclusivity key before the saga ends (a compensation that undid the last use of the resource);
+   * the engine frees it at the end anyway. No-op for a saga without one.
+   */
+  releaseExclusivity(): Promise<void>;
 }
 
-/** One step of a saga. */
-export interface StepDefinition<Input = unknown> {
+/** One step of a saga; `Name` ties its action's result to its entry in `Outputs`. */
+export interface StepDefinition<Input = unknown, Outputs extends StepOutputs = StepOutputs, Name extends keyof Outputs & string = keyof Outputs & string> {
   /** Unique within the saga; part of queue names, so no ':' . */
-  name: string;
+  name: Name;
   /** Does the step; must be idempotent (it may run again after a crash). Returns the step's output. */
-  action(ctx: StepContext<Input>): Promise<JsonValue | void>;
+  action(ctx: StepContext<Input, Outputs>): Promise<Outputs[Name] | void>;
   /** Undoes the step; must be idempotent. Throw CompensationFailed to name exact leftovers. */
-  compensation?(ctx: StepContext<Input>): Promise<void>;
+  compensation?(ctx: StepContext<Input, Outputs>): Promise<void>;
   /** Default { attempts: 3, backoffMs: 1000, backoff: 'exponential' }. */
   retry?: RetryPolicy;
   /** Default { attempts: 5, backoffMs: 1000, backoff: 'exponential' }. */
@@ -65,19 +70,35 @@ export interface StepDefinition<Input = unknown> {
   timeoutMs?: number;
   /** Also run this step's compensation when the step itself failed (its effect may be partial). Default false. */
   compensateOnFailure?: boolean;
-  /** Fine-grained state the saga is in while this step runs. Default `processing`. */
+  /** The label the saga is in while this step runs, one of its definition's stages. Default `processing`. */
   state?: StepState;
+  /**
+   * A step that may run for minutes: it is claimed under a lease before it runs (renewed by heartbeats, so a killed
+   * worker's step is taken over when the lease runs out, and no second worker starts it meanwhile). Other steps run
+   * unclaimed, fenced by their dispatch number when they commit, and cost one statement on success. Default false.
+   */
+  longRunning?: boolean;
 }
 
+/** Any step of a saga whose outputs are `Outputs`, its action's result checked against its own name's output. */
+export type SagaStep<Input = unknown, Outputs extends StepOutputs = StepOutputs> = { [K in keyof Outputs & string]: StepDefinition<Input, Outputs, K> }[keyof Outputs & string];
+
 /** A saga definition: a name and ordered steps. */
-export interface SagaDefinition<Input = unknown> {
+export interface SagaDefinition<Input = unknown, Outputs extends StepOutputs = StepOutputs> {
   /** Unique per engine; part of queue names, so no ':' . */
   name: string;
-  steps: StepDefinition<Input>[];
+  steps: SagaStep<Input, Outputs>[];
+  /**
+   * The resource this saga must hold alone (a second live saga with the same key is refused with SagaLockedError).
+   * The engine takes it at start, checks it before each action and releases it when the saga ends.
+   */
+  exclusivityKey?(input: Input): string | null;
   /** Validates and normalises input at start; throw SagaInputError with what is wrong. */
   parseInput?(input: unknown): Input;
   /** Default deadline of one saga. Default 3600 s. */
   timeoutSeconds?: number;
+  /** The saga's own state labels and which may follow which; default the engine's (initialized, processing, ...). */
+  stages?: StageMachine;
 }
 
 /** A step as the API reports it. */
@@ -158,6 +179,14 @@ export interface SagaEventView {
   toState: string | null;
   data: JsonValue | null;
   at: Date;
+}
+
+/** The engine's events (SagaEngine.on) and what each carries. */
+export interface SagaEngineEvents {
+  /** A step's action or compensation finished in this process. */
+  step: { sagaName: string; step: string; phase: 'action' | 'compensation'; outcome: 'ok' | 'error' | 'aborted'; durationMs: number };
+  /** A saga reached its final status in this process. */
+  saga_ended: { sagaId: string; sagaName: string; status: SagaStatus };
 }
 
 /** Counts read from PostgreSQL. */

@@ -3,7 +3,7 @@ import { and, asc, eq, gt, isNull, sql as dsql } from 'drizzle-orm';
 import type { Db } from './db.ts';
 import { SagaNotFoundError } from './errors.ts';
 import { failedCleanups, sagaEvents, sagaInstances, sagaSteps } from './schema.ts';
-import type { SagaState, SagaStatus } from './state-machine.ts';
+import type { SagaStatus } from './state-machine.ts';
 import type { JsonObject, JsonValue, SagaEventView, SagaFailure, SagaStats, SagaView, StepStatus } from './types.ts';
 
 /** One saga with its steps and leftovers; throws SagaNotFoundError. */
@@ -28,7 +28,7 @@ export async function readSaga(db: Db, sagaId: string): Promise<SagaView> {
   return {
     id: s.id,
     name: s.name,
-    state: s.state as SagaState,
+    state: s.state,
     status: s.status as SagaStatus,
     input: s.input as JsonValue,
     failure: (s.failure ?? null) as SagaFailure | null,

@@ -1,11 +1,17 @@
-// Per-resource Redis lock naming its owner saga; expires on its own. PostgreSQL's live-lock index is the backstop.
+// Per-resource Redis lock (a saga's exclusivity key) naming its owner saga; expires on its own. PostgreSQL's live-lock index is the backstop.
 import type { Redis } from 'ioredis';
 
+// Take it, or refresh it when it is ours; otherwise name the holder. One round trip: it runs before every action.
+const ACQUIRE = `if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return false end
+local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return false end
+if not holder then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return false end
+return holder`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 const REPLACE = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end`;
 
 /** Lock operations over one Redis connection and key prefix. */
-export interface FileLocks {
+export interface ResourceLocks {
   /** Takes the lock for `sagaId`; returns null on success or the holder's saga id. Re-taking one's own lock refreshes it. */
   acquire(lockKey: string, sagaId: string, ttlMs: number): Promise<string | null>;
   /** Takes over a lock from `expectedHolder` (a saga that is no longer live). */
@@ -18,19 +24,12 @@ export interface FileLocks {
 }
 
 /** Builds lock operations; keys are `<prefix>:lock:<lockKey>`. */
-export function createFileLocks(redis: Redis, prefix: string): FileLocks {
+export function createResourceLocks(redis: Redis, prefix: string): ResourceLocks {
   const k = (lockKey: string) => `${prefix}:lock:${lockKey}`;
   return {
     async acquire(lockKey, sagaId, ttlMs) {
-      const ok = await redis.set(k(lockKey), sagaId, 'PX', ttlMs, 'NX');
-      if (ok === 'OK') return null;
-      const holder = await redis.get(k(lockKey));
-      if (holder === sagaId) {
-        await redis.pexpire(k(lockKey), ttlMs);
-        return null;
-      }
-      if (holder === null) return this.acquire(lockKey, sagaId, ttlMs);
-      return holder;
+      const holder = (await redis.eval(ACQUIRE, 1, k(lockKey), sagaId, String(ttlMs))) as string | null;
+      return holder ?? null;
     },
     async replace(lockKey, expectedHolder, sagaId, ttlMs) {
       return (await redis.eval(REPLACE, 1, k(lockKey), expectedHolder, sagaId, String(ttlMs))) === 1;
