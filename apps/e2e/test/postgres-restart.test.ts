@@ -2,26 +2,15 @@
 // and every saga ends consistent. This runs on a private set of services, since restarting the shared PostgreSQL would
 // disturb every other test. The fault is real: the postmaster is stopped and started, backends are terminated.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createServiceSet, stopAllProcesses, waitFor, type ServiceSet, type TestProcess } from '@ingest/testkit';
+import { createServiceSet, freePort, stopAllProcesses, waitFor, type ServiceSet, type TestProcess } from '@ingest/testkit';
 import { MiB, REPO_ROOT, createE2eWorld, type E2eWorld } from './world.ts';
 
 const DOCUMENTS = 8;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Whether the process is still the one we started (it never exited). */
 function watch(proc: TestProcess): () => boolean {

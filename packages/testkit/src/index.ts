@@ -36,3 +36,5 @@ export { createServiceSet, portOpen, SERVICES, type ServiceName, type ServiceSet
 export { createFifoTrap, type FifoTrap } from './fifo-trap.ts';
 /** Debian tools a test needs (promtool, chromium), installed when missing. */
 export { ensureDebianTool } from './debian-tool.ts';
+/** A free TCP port on 127.0.0.1 for a server a test starts. */
+export { freePort } from './free-port.ts';
