@@ -216,11 +216,10 @@ describe('the source swapped after validation (issue 14)', () => {
 
   it('a source directory made unreadable (a worker not running as root): FILE_NOT_FOUND naming EACCES, at once, no hang', async () => {
     const observer = await w.runtime();
-    // Root reads through any permission; the worker runs as nobody, as it would in a hardened pod.
-    await chmod(w.h.root, 0o755);
+    // Root reads through any permission: the worker runs without the capabilities to, as in a hardened pod.
     await mkdir(path.join(w.h.root, 'vault'));
     await w.h.writeSource('vault/doc.bin', 1024);
-    await startWorkerProcess(w, 'worker-nobody', {}, 65534);
+    await startWorkerProcess(w, 'worker-bound', {}, true);
     w.s3Net.refuse();
     const ids = await submit(observer, 'vault/doc.bin');
     await until(observer, ids.sagaId, 'the first upload attempt to fail', (s) => s.state === 'upload_failed');

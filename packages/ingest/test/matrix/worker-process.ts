@@ -8,14 +8,18 @@ import type { MatrixWorld, Settings } from './world.ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const WORKER_MAIN = path.join(ROOT, 'apps/worker/src/main.ts');
 
-/** Starts `apps/worker` and waits for its "worker ready" line; `asUid` runs it as that user (setpriv), not as root. */
-export async function startWorkerProcess(w: MatrixWorld, name: string, overrides: Settings = {}, asUid?: number): Promise<TestProcess> {
+/**
+ * Starts `apps/worker` and waits for its "worker ready" line. `bound` runs it as root without the capabilities that
+ * bypass file permissions (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), so modes apply to it as to an unprivileged pod's
+ * process, while it can still read a private checkout it owns (another user could not even load the code there).
+ */
+export async function startWorkerProcess(w: MatrixWorld, name: string, overrides: Settings = {}, bound = false): Promise<TestProcess> {
   const env = w.env({ METRICS_PORT: '0', LOG_LEVEL: 'info', ...overrides });
   const node = [process.execPath, '--import', 'tsx', WORKER_MAIN];
-  const proc =
-    asUid === undefined
-      ? await spawnProcess(node[0]!, node.slice(1), { cwd: ROOT, env, name })
-      : await spawnProcess('setpriv', [`--reuid=${asUid}`, `--regid=${asUid}`, '--clear-groups', '--', ...node], { cwd: ROOT, env, name });
+  const drop = '-dac_override,-dac_read_search';
+  const proc = bound
+    ? await spawnProcess('setpriv', [`--inh-caps=${drop}`, `--bounding-set=${drop}`, '--', ...node], { cwd: ROOT, env, name })
+    : await spawnProcess(node[0]!, node.slice(1), { cwd: ROOT, env, name });
   await proc.waitForOutput(/"msg":"worker ready"/, 90_000);
   return proc;
 }
