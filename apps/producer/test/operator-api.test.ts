@@ -100,7 +100,7 @@ describe('operator API', () => {
 
   it('lists leftovers and retries one now: resolved when its store removes it, the error kept when not', async () => {
     const sagaId = ids[0]!;
-    // A relational row that is already gone (its cleaner succeeds) and a store no cleaner knows (it fails).
+    // A relational row that is already gone (its undo succeeds) and a store the saga does not declare (it fails).
     const [gone, unknown] = await sql<{ id: number }[]>`insert into failed_cleanups (saga_id, step, store, key, error, next_attempt_at) values
       (${sagaId}, 'relational_insert', 'relational', ${randomUUID()}, 'relational store down', now() + interval '1 hour'),
       (${sagaId}, 'graph_insert', 'no-such-store', 'k', 'graph store down', now() + interval '1 hour') returning id::int as id`;
@@ -113,7 +113,7 @@ describe('operator API', () => {
     expect(ok.cleanup.resolvedAt).not.toBeNull();
     const failed = await post<{ resolved: boolean; cleanup: CleanupSummary }>(`/v1/cleanups/${unknown!.id}/retry`, 200);
     expect(failed.resolved).toBe(false);
-    expect(failed.cleanup.lastError).toContain('no cleaner is registered');
+    expect(failed.cleanup.lastError).toContain('declares no store "no-such-store"');
     expect(failed.cleanup.attempts).toBe(1);
 
     expect((await get<{ cleanups: CleanupSummary[] }>('/v1/cleanups?state=resolved')).cleanups.map((c) => c.id)).toEqual([gone!.id]);

@@ -3,7 +3,7 @@
 import { Counter, Histogram, Registry } from 'prom-client';
 import type { IngestRuntime } from '@ingest/ingest';
 import { collectNodeMetrics } from '@ingest/ops';
-import type { SagaEngine } from '@ingest/saga-core';
+import type { SagaEngine, SagaEngineEvents } from '@ingest/saga-core';
 
 /** Registers the worker's metrics in a registry of their own and subscribes them to `engine`'s and `uploads`' events. */
 export function createWorkerMetrics(engine: Pick<SagaEngine, 'on'>, uploads?: Pick<IngestRuntime, 'onUploadedBytes'>): Registry {
@@ -29,18 +29,13 @@ export function createWorkerMetrics(engine: Pick<SagaEngine, 'on'>, uploads?: Pi
     labelNames: ['saga', 'status'] as const,
     registers: [registry],
   });
-  engine.on('step', (e) => {
-    const durationMs = e.durationMs;
-    if (typeof durationMs !== 'number') return;
-    stepDurations.observe({ saga: text(e.sagaName), step: text(e.step), phase: text(e.phase), outcome: text(e.outcome) }, durationMs / 1000);
-  });
-  engine.on('saga_ended', (e) => {
-    endings.inc({ saga: text(e.sagaName), status: text(e.status) });
-  });
+  // One handler per engine event, checked against the engine's event map: a new event or a changed payload is a
+  // compile error here, not a silently missing series.
+  const handlers: { [E in keyof SagaEngineEvents]: (e: SagaEngineEvents[E]) => void } = {
+    step: (e) => stepDurations.observe({ saga: e.sagaName, step: e.step, phase: e.phase, outcome: e.outcome }, e.durationMs / 1000),
+    saga_ended: (e) => endings.inc({ saga: e.sagaName, status: e.status }),
+  };
+  engine.on('step', handlers.step);
+  engine.on('saga_ended', handlers.saga_ended);
   return registry;
-}
-
-// Events arrive as loose records; a missing label must not drop the observation.
-function text(value: unknown): string {
-  return typeof value === 'string' && value !== '' ? value : 'unknown';
 }

@@ -5,6 +5,7 @@ export { loadConfig, redactedConfig, type IngestConfig } from './config.ts';
 export { encodingFromConfig, keyProviderFromConfig } from './at-rest-encoding.ts';
 export { parseIngestRequest, type IngestRequest } from './request.ts';
 export { resolveSource, type ResolvedSource, type SourceLimits } from './source-path.ts';
+export { INGEST_STORE_NAMES, ingestStoreRegistry, type IngestStore, type IngestStoreDeps } from './leftover-stores.ts';
 export { INGEST_SAGA, INGEST_STEPS, ingestSaga, type IngestInput, type IngestSagaDeps } from './ingest-saga.ts';
 export { IngestError, InvalidRequestError, SourceRejectedError, ConfigError, DocumentNotFoundError, type FieldProblem } from './errors.ts';
 export type {

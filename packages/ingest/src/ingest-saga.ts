@@ -1,6 +1,6 @@
 // The document-ingestion saga: nine steps from a source file to a committed document, each with its compensation.
 import { Readable } from 'node:stream';
-import { CompensationFailed, SagaRollbackRequired, defineSaga, type Leftover, type SagaDefinition, type SagaStep, type StepContext, type StepDefinition } from '@ingest/saga-core';
+import { CompensationFailed, SagaRollbackRequired, defineSaga, type Leftover, type SagaDefinition, type SagaStep, type StepContext, type StoreRegistry } from '@ingest/saga-core';
 import {
   StorageError,
   isRetryableStorageError,
@@ -17,6 +17,7 @@ import { SourceRejectedError } from './errors.ts';
 import type { IngestRequest } from './request.ts';
 import { resolveSource, sameFile } from './source-path.ts';
 import { INGEST_STAGES } from './stages.ts';
+import type { IngestStore } from './leftover-stores.ts';
 import type { DownstreamStores } from './stores.ts';
 
 /** Name of the saga in queues and tables. */
@@ -75,6 +76,8 @@ export interface IngestSagaDeps {
   config: IngestConfig;
   uploader: Uploader;
   stores: DownstreamStores;
+  /** The stores its compensations may leave something in (ingestStoreRegistry). */
+  leftoverStores: StoreRegistry<IngestStore>;
   /** Told the bytes each upload run stores (chunks found already stored do not count): the upload throughput metric. */
   onUploadedBytes?: (bytes: number) => void;
 }
@@ -82,7 +85,7 @@ export interface IngestSagaDeps {
 type Ctx = StepContext<IngestInput, IngestOutputs>;
 
 /** Builds the saga definition over its collaborators. */
-export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput, IngestOutputs> {
+export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput, IngestOutputs, IngestStore> {
   const { config, uploader, stores } = deps;
   const stepTimeoutMs = config.SAGA_TIMEOUT_SECONDS * 1000;
   const storeRetry = { attempts: config.STORE_RETRY_ATTEMPTS, backoffMs: config.STORE_RETRY_BACKOFF_MS, backoff: 'exponential' as const, maxBackoffMs: 30_000 };
@@ -186,15 +189,15 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput, In
             // delete exactly those (keys only, a few dozen bytes per chunk even for the largest documents), and the
             // operation's prefix, for objects no manifest row names (a PUT that landed after its upload gave up).
             const error = err instanceof Error ? err.message : String(err);
-            const leftovers: Leftover[] = [];
+            const leftovers: Leftover<IngestStore>[] = [];
             for await (const row of uploader.listManifest(operationId)) leftovers.push({ store: 's3-chunk', key: row.key, error, details: { operationId } });
             const op = await uploader.getOperation(operationId);
             if (op) leftovers.push({ store: 's3-prefix', key: op.keyPrefix, error, details: { operationId } });
-            throw new CompensationFailed(`chunk cleanup failed before deleting anything: ${error}`, leftovers, err);
+            throw new CompensationFailed<IngestStore>(`chunk cleanup failed before deleting anything: ${error}`, leftovers, err);
           }
           ctx.log.info({ ...report, failedDeletions: report.failedDeletions.length }, 'chunk cleanup finished');
           if (report.failedDeletions.length > 0) {
-            throw new CompensationFailed(
+            throw new CompensationFailed<IngestStore>(
               `${report.failedDeletions.length} of ${report.totalChunks} chunks could not be deleted (success rate ${(report.successRate * 100).toFixed(1)}%)`,
               report.failedDeletions.map((f) => ({ store: 's3-chunk', key: f.key, error: f.error, details: { operationId } })),
             );
@@ -313,8 +316,9 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput, In
         },
       },
   ];
-  return defineSaga<IngestInput, IngestOutputs>({
+  return defineSaga<IngestInput, IngestOutputs, IngestStore>({
     name: INGEST_SAGA,
+    stores: deps.leftoverStores,
     timeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
     stages: INGEST_STAGES,
     // One live saga per source file; the engine takes it at start, checks it before each step, frees it at the end.
@@ -333,12 +337,12 @@ async function storage<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** Runs one undo; when it fails, names the exact leftover (store, key) so the janitor can retry precisely that. */
-async function undo(store: string, key: string, fn: () => Promise<unknown>): Promise<void> {
+async function undo(store: IngestStore, key: string, fn: () => Promise<unknown>): Promise<void> {
   try {
     await fn();
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    throw new CompensationFailed(`could not undo ${store} ${key}: ${message}`, [{ store, key, error: message }], err);
+    throw new CompensationFailed<IngestStore>(`could not undo ${store} ${key}: ${message}`, [{ store, key, error: message }], err);
   }
 }
 

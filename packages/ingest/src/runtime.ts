@@ -3,12 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import postgres, { type Sql } from 'postgres';
 import pino, { type Logger } from 'pino';
-import { SagaNotFoundError, createSagaEngine, toError, type Cleaner } from '@ingest/saga-core';
+import { SagaNotFoundError, createSagaEngine, toError } from '@ingest/saga-core';
 import { deliverAlerts, recordHeartbeat } from '@ingest/ops';
 import { createChunkStore, createS3Client, createUploader, migrateStorage } from '@ingest/storage';
 import type { IngestConfig } from './config.ts';
 import { DocumentNotFoundError } from './errors.ts';
 import { INGEST_SAGA, ingestSaga, type IngestInput } from './ingest-saga.ts';
+import { ingestStoreRegistry } from './leftover-stores.ts';
 import { reapOrphanChunks } from './orphan-reaper.ts';
 import { encodingFromConfig } from './at-rest-encoding.ts';
 import { parseIngestRequest } from './request.ts';
@@ -83,12 +84,18 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     graph: client(storeUrls.graph),
     security: client(storeUrls.security),
   });
+  const leftoverStores = ingestStoreRegistry({
+    chunkStore,
+    sql,
+    storeSql: { relational: client(storeUrls.relational), vector: client(storeUrls.vector), graph: client(storeUrls.graph), security: client(storeUrls.security) },
+    cleanup: { uploader, stores },
+  });
   // Upload throughput for whoever exports metrics (the worker); listeners are wrapped so one that throws is harmless.
   const uploads = new EventEmitter();
   const engine = await createSagaEngine({
     sql,
     redisUrl: config.REDIS_URL,
-    sagas: [ingestSaga({ config, uploader, stores, onUploadedBytes: (bytes) => uploads.emit('bytes', bytes) })],
+    sagas: [ingestSaga({ config, uploader, stores, leftoverStores, onUploadedBytes: (bytes) => uploads.emit('bytes', bytes) })],
     prefix: config.QUEUE_PREFIX,
     logger,
     leaseMs: config.STEP_LEASE_MS,
@@ -98,38 +105,6 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     defaultTimeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
   });
   const relationalDb = storageDatabase(client(storeUrls.relational));
-
-  const cleaners: Record<string, Cleaner> = {
-    's3-chunk': async ({ key, details }) => {
-      // Through the operation when known, so its manifest row goes with the object.
-      const operationId = (details as { operationId?: unknown } | null)?.operationId;
-      const report = typeof operationId === 'string' ? await uploader.deleteOperationChunks(operationId) : await chunkStore.deleteChunks([key]);
-      const failed = report.failedDeletions.find((f) => f.key === key) ?? report.failedDeletions[0];
-      if (failed) throw new Error(`${failed.key}: ${failed.error}`);
-    },
-    // Everything under an operation's prefix, listed when the store is back.
-    's3-prefix': async ({ key, details }) => {
-      const operationId = (details as { operationId?: unknown } | null)?.operationId;
-      if (typeof operationId !== 'string') throw new Error(`leftover ${key} names no operation`);
-      const report = await uploader.deleteOperationChunks(operationId);
-      if (report.failedDeletions.length > 0) throw new Error(`${report.failedDeletions.length} objects under ${key} still undeletable`);
-    },
-    // A compensation that failed without naming its leftovers is recorded under its step, keyed by saga id
-    // (the engine's fallback); the upload's operation id is the saga id.
-    chunked_upload: async ({ key }) => {
-      const report = await uploader.deleteOperationChunks(key);
-      if (report.failedDeletions.length > 0) throw new Error(`${report.failedDeletions.length} chunks still undeletable`);
-    },
-    relational: ({ key }) => stores.relational.remove(key).then(() => undefined),
-    vector: ({ key }) => stores.vector.remove(key).then(() => undefined),
-    graph: ({ key }) => stores.graph.remove(key).then(() => undefined),
-    security: ({ key }) => stores.security.remove(key).then(() => undefined),
-    'security-audit': ({ key }) => stores.security.audit(key, 'failed', 'janitor', { reason: 'compensation retried by the janitor' }).then(() => undefined),
-    'upload-operation': ({ key }) => uploader.cancelOperation(key).then(() => undefined),
-    lock: async ({ key, sagaId }) => {
-      await engine.releaseLock(key, sagaId);
-    },
-  };
 
   const findDocument = async (documentId: string) => {
     if (!UUID.test(documentId)) throw new DocumentNotFoundError(documentId);
@@ -235,7 +210,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     async janitorPass(): Promise<JanitorSummary> {
       const started = Date.now();
       const maintenance = await engine.maintain({ idleMs: config.STUCK_AFTER_SECONDS * 1000 });
-      const cleanups = await engine.retryFailedCleanups(cleaners);
+      const cleanups = await engine.retryFailedCleanups();
       const reaped = await reapOrphanChunks({
         chunkStore,
         uploader,
@@ -265,7 +240,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     },
 
     async retryCleanup(id) {
-      const r = await engine.retryFailedCleanups(cleaners, { ids: [id], limit: 1 });
+      const r = await engine.retryFailedCleanups({ ids: [id], limit: 1 });
       return { attempted: r.attempted === 1, resolved: r.resolved === 1 };
     },
 

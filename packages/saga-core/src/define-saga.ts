@@ -1,12 +1,15 @@
 // Validates a saga definition once, when it is defined, so that a broken saga never reaches a queue.
 import { SagaDefinitionError } from './errors.ts';
 import { DEFAULT_STAGES, ENGINE_STATES, canTransition, type StageMachine } from './state-machine.ts';
+import { storeRegistryProblems } from './store-registry.ts';
 import type { RetryPolicy, SagaDefinition, StepOutputs } from './types.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** Checks a saga definition and returns it; throws SagaDefinitionError listing every problem. */
-export function defineSaga<Input, Outputs extends StepOutputs = StepOutputs>(definition: SagaDefinition<Input, Outputs>): SagaDefinition<Input, Outputs> {
+export function defineSaga<Input, Outputs extends StepOutputs = StepOutputs, Stores extends string = string>(
+  definition: SagaDefinition<Input, Outputs, Stores>,
+): SagaDefinition<Input, Outputs, Stores> {
   const problems: string[] = [];
   const name = typeof definition?.name === 'string' ? definition.name : '';
   if (!NAME.test(name)) problems.push(`name ${JSON.stringify(definition?.name)} must match ${NAME}`);
@@ -36,6 +39,7 @@ export function defineSaga<Input, Outputs extends StepOutputs = StepOutputs>(def
     previous = state;
   }
   if (steps.length > 0 && !canTransition(previous, ENGINE_STATES.completed, stages)) problems.push(`the last step's state ${previous} cannot be followed by completed`);
+  problems.push(...storeRegistryProblems(definition?.stores));
   if (definition?.timeoutSeconds !== undefined && !(definition.timeoutSeconds > 0)) {
     problems.push('timeoutSeconds must be positive');
   }

@@ -15,7 +15,7 @@ import { ensureLock } from './exclusivity.ts';
 import { createResourceLocks } from './resource-lock.ts';
 import { createRunContextCache } from './run-context.ts';
 import { handleJob, releaseOwnLeases } from './handle-job.ts';
-import { recoverLostJobs, releaseStaleLocks, retryFailedCleanups, rollBackOverdue, type Cleaner, type CleanupPassResult, type RetryCleanupsOptions } from './maintenance.ts';
+import { recoverLostJobs, releaseStaleLocks, retryFailedCleanups, rollBackOverdue, type CleanupPassResult, type RetryCleanupsOptions } from './maintenance.ts';
 import { migrateSagaCore } from './migrate.ts';
 import { jobIdOf, queueName, queuesOf, type JobPayload } from './queues.ts';
 import { requestRollback, type RollbackRequestResult } from './request-rollback.ts';
@@ -94,8 +94,8 @@ export interface SagaEngine {
   releaseLock(lockKey: string, sagaId: string): Promise<boolean>;
   /** Repairs: relay outbox, re-dispatch lost jobs, roll back overdue sagas, release stale locks. */
   maintain(options?: { relayOlderThanMs?: number; idleMs?: number }): Promise<MaintenanceResult>;
-  /** Retries recorded leftovers with the given cleaners, by store name. */
-  retryFailedCleanups(cleaners: Record<string, Cleaner>, options?: RetryCleanupsOptions): Promise<CleanupPassResult>;
+  /** Retries recorded leftovers through the undo their saga's definition declares for their store. */
+  retryFailedCleanups(options?: RetryCleanupsOptions): Promise<CleanupPassResult>;
   /** Round trip to Redis over the engine's own connection (health checks). */
   pingRedis(): Promise<void>;
   on<E extends keyof SagaEngineEvents>(event: E, listener: (e: SagaEngineEvents[E]) => void): void;
@@ -232,7 +232,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
     async pingRedis() {
       await redis.ping();
     },
-    retryFailedCleanups: (cleaners, o) => retryFailedCleanups(core, cleaners, o),
+    retryFailedCleanups: (o) => retryFailedCleanups(core, o),
     on(event, listener) {
       core.events.on(event, (e: SagaEngineEvents[typeof event]) => {
         try {

@@ -28,19 +28,22 @@ export class SagaRollbackRequired extends SagaError {
   }
 }
 
-/** One thing a compensation could not undo: the store, the exact key, and why. */
-export interface Leftover {
-  store: string;
+/** One thing a compensation could not undo: the store (one its saga declares), the exact key, and why. */
+export interface Leftover<S extends string = string> {
+  store: S;
   key: string;
   error: string;
   details?: Record<string, unknown>;
 }
 
-/** Thrown by a compensation that undid only part of its step: each leftover becomes a `failed_cleanups` row. */
-export class CompensationFailed extends SagaError {
-  readonly leftovers: Leftover[];
+/**
+ * Thrown by a compensation that undid only part of its step: each leftover becomes a `failed_cleanups` row.
+ * `S` is the saga's store names (`CompensationFailed<StoreName<typeof stores>>`), so an undeclared store is a type error.
+ */
+export class CompensationFailed<S extends string = string> extends SagaError {
+  readonly leftovers: Leftover<S>[];
 
-  constructor(message: string, leftovers: Leftover[], cause?: unknown) {
+  constructor(message: string, leftovers: Leftover<S>[], cause?: unknown) {
     super('COMPENSATION_FAILED', message, { cause });
     this.leftovers = leftovers;
   }

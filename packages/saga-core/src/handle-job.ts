@@ -8,6 +8,7 @@ import { commitSuccess, plannedStates } from './commit-success.ts';
 import { emitEvent, type EngineCore } from './core.ts';
 import { readStoredSaga, type RunContext } from './run-context.ts';
 import { CompensationFailed, isRollbackRequired, type Leftover } from './errors.ts';
+import { resolveStore, type UndeclaredStoreError } from './store-registry.ts';
 import { lockSaga } from './load-saga.ts';
 import type { Tx } from './db.ts';
 import { jobIdOf, parseJobPayload, queueName, type JobPayload } from './queues.ts';
@@ -325,11 +326,24 @@ async function commitCompensation(ls: LockedSaga, index: number, outcome: PhaseO
   const attempts = ls.steps[index]!.compensationAttempts;
   const message = `${error.name}: ${error.message}`;
   if (attempts < policy.attempts) return retryCompensation(ls, index, message, backoffDelay(policy, attempts + 1));
-  const leftovers: Leftover[] =
+  const named: Leftover[] =
     error instanceof CompensationFailed || error.name === 'CompensationFailed'
       ? (error as CompensationFailed).leftovers
       : [{ store: step.name, key: ls.saga.id, error: message }];
-  return giveUpCompensation(ls, index, message, leftovers);
+  return giveUpCompensation(ls, index, message, named.map((l) => declaredOrFlagged(ls, l)));
+}
+
+// A leftover in a store the saga does not declare is still recorded (nothing is lost), but says so in its error and
+// the log: no janitor can clean it until the saga declares the store.
+function declaredOrFlagged(ls: LockedSaga, leftover: Leftover): Leftover {
+  try {
+    resolveStore(ls.def.name, ls.def.stores, leftover.store);
+    return leftover;
+  } catch (err) {
+    const e = err as UndeclaredStoreError;
+    ls.log.error({ sagaId: ls.saga.id, store: leftover.store, key: leftover.key, code: e.code }, e.message);
+    return { ...leftover, error: `${e.code}: ${e.message}; ${leftover.error}` };
+  }
 }
 
 async function afterCommit(core: EngineCore, result: TransitionResult, sagaId: string, lockKey: string | null, name: string, status: string): Promise<void> {

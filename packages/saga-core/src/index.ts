@@ -35,7 +35,17 @@ export {
 } from './state-machine.ts';
 export { queueName, jobIdOf, type JobPayload, type Phase } from './queues.ts';
 export { backoffDelay, isTransientInfraError, withInfraRetry } from './retry.ts';
-export type { Cleaner, CleanupPassResult, LeftoverToClean, RetryCleanupsOptions } from './maintenance.ts';
+export type { CleanupPassResult, RetryCleanupsOptions } from './maintenance.ts';
+export {
+  UndeclaredStoreError,
+  resolveStore,
+  type ExistsContext,
+  type LeftoverRecord,
+  type LeftoverStore,
+  type StoreName,
+  type StoreRegistry,
+  type UndoContext,
+} from './store-registry.ts';
 export type { RollbackRequestResult } from './request-rollback.ts';
 export type {
   JsonValue,

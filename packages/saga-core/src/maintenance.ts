@@ -1,28 +1,16 @@
 // Periodic repairs a janitor (or any worker) runs: undelivered transitions, lost jobs, overdue sagas, stale locks,
-// and the retry of recorded leftovers. Each is safe to run from several processes at once.
+// and the retry of recorded leftovers through their saga's store registry. Each is safe to run from several processes at once.
 import { and, asc, eq, inArray, isNull, lt, lte, or, sql as dsql } from 'drizzle-orm';
 import type { EngineCore } from './core.ts';
+import type { JsonValue } from './types.ts';
 import { toError } from './errors.ts';
 import { lockSaga } from './load-saga.ts';
 import { jobIdOf, queueName } from './queues.ts';
 import { requestRollback } from './request-rollback.ts';
 import { failedCleanups, sagaInstances } from './schema.ts';
+import { resolveStore, type UndoContext } from './store-registry.ts';
 import { LIVE_STATUSES, isLiveStatus, isTerminal } from './state-machine.ts';
 import { recordEvent, saveSaga, scheduleJob } from './transitions.ts';
-
-/** A leftover handed to a cleaner. */
-export interface LeftoverToClean {
-  id: number;
-  sagaId: string;
-  step: string;
-  store: string;
-  key: string;
-  details: unknown;
-  attempts: number;
-}
-
-/** Removes one leftover of a store; throws when it could not. */
-export type Cleaner = (leftover: LeftoverToClean) => Promise<void>;
 
 /** Options of retryFailedCleanups. */
 export interface RetryCleanupsOptions {
@@ -111,8 +99,8 @@ export async function releaseStaleLocks(core: EngineCore): Promise<number> {
   return released;
 }
 
-/** Retries due leftovers with their store's cleaner; exponential backoff per leftover, capped at an hour. */
-export async function retryFailedCleanups(core: EngineCore, cleaners: Record<string, Cleaner>, options: RetryCleanupsOptions = {}): Promise<CleanupPassResult> {
+/** Retries due leftovers with their saga's declared store (its undo); exponential backoff per leftover, capped at an hour. */
+export async function retryFailedCleanups(core: EngineCore, options: RetryCleanupsOptions = {}): Promise<CleanupPassResult> {
   const limit = options.limit ?? 100;
   const base = options.baseBackoffMs ?? 30_000;
   // Claim by pushing next_attempt_at ahead, so a concurrent janitor skips these rows.
@@ -134,12 +122,25 @@ export async function retryFailedCleanups(core: EngineCore, cleaners: Record<str
     return due;
   });
   const result: CleanupPassResult = { attempted: claimed.length, resolved: 0, failed: 0 };
+  const sagaIds = [...new Set(claimed.map((r) => r.sagaId))];
+  const names = new Map(
+    sagaIds.length === 0 ? [] : (await core.db.select({ id: sagaInstances.id, name: sagaInstances.name }).from(sagaInstances).where(inArray(sagaInstances.id, sagaIds))).map((r) => [r.id, r.name]),
+  );
   for (const row of claimed) {
-    const cleaner = cleaners[row.store];
-    const leftover: LeftoverToClean = { id: row.id, sagaId: row.sagaId, step: row.step, store: row.store, key: row.key, details: row.details, attempts: row.attempts + 1 };
+    const sagaName = names.get(row.sagaId) ?? '?';
+    const leftover: UndoContext = {
+      sagaId: row.sagaId,
+      step: row.step,
+      store: row.store,
+      key: row.key,
+      details: isObject(row.details) ? row.details : null,
+      attempts: row.attempts + 1,
+      releaseExclusivity: (lockKey) => core.locks.release(lockKey, row.sagaId),
+    };
     try {
-      if (!cleaner) throw new Error(`no cleaner is registered for store "${row.store}"`);
-      await cleaner(leftover);
+      const def = core.defs.get(sagaName);
+      if (!def) throw new Error(`saga "${sagaName}" of leftover ${row.id} is not registered in this process`);
+      await resolveStore(def.name, def.stores, row.store).undo(row.key, leftover);
       await core.db.update(failedCleanups).set({ resolvedAt: new Date(), lastError: null }).where(eq(failedCleanups.id, row.id));
       await core.db.transaction((tx) => recordEvent(tx, row.sagaId, 'leftover_cleaned', { step: row.step, data: { store: row.store, key: row.key } }));
       core.logger.info({ sagaId: row.sagaId, store: row.store, key: row.key }, 'leftover cleaned');
@@ -155,4 +156,8 @@ export async function retryFailedCleanups(core: EngineCore, cleaners: Record<str
     }
   }
   return result;
+}
+
+function isObject(v: unknown): v is { [key: string]: JsonValue } {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

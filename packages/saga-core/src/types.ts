@@ -8,6 +8,7 @@
 // leftover     what a compensation could not undo (store, key, error): a `failed_cleanups` row the janitor retries.
 import type { Logger } from 'pino';
 import type { SagaState, SagaStatus, StageMachine, StepState } from './state-machine.ts';
+import type { StoreRegistry } from './store-registry.ts';
 
 /** Any value that survives a JSON round trip (inputs and step outputs are stored as jsonb). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -83,8 +84,8 @@ export interface StepDefinition<Input = unknown, Outputs extends StepOutputs = S
 /** Any step of a saga whose outputs are `Outputs`, its action's result checked against its own name's output. */
 export type SagaStep<Input = unknown, Outputs extends StepOutputs = StepOutputs> = { [K in keyof Outputs & string]: StepDefinition<Input, Outputs, K> }[keyof Outputs & string];
 
-/** A saga definition: a name and ordered steps. */
-export interface SagaDefinition<Input = unknown, Outputs extends StepOutputs = StepOutputs> {
+/** A saga definition: a name and ordered steps; `Stores` names the stores its leftovers may name. */
+export interface SagaDefinition<Input = unknown, Outputs extends StepOutputs = StepOutputs, Stores extends string = string> {
   /** Unique per engine; part of queue names, so no ':' . */
   name: string;
   steps: SagaStep<Input, Outputs>[];
@@ -99,6 +100,12 @@ export interface SagaDefinition<Input = unknown, Outputs extends StepOutputs = S
   timeoutSeconds?: number;
   /** The saga's own state labels and which may follow which; default the engine's (initialized, processing, ...). */
   stages?: StageMachine;
+  /**
+   * Every store a compensation may leave something in, by name: its undo (the janitor's retry) and its existence
+   * check (a consistency checker). A compensation that throws something other than CompensationFailed is recorded
+   * under its step's name, keyed by saga id: declare the step's name too for such steps.
+   */
+  stores?: StoreRegistry<Stores>;
 }
 
 /** A step as the API reports it. */

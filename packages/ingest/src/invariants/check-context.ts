@@ -1,7 +1,9 @@
 // The state one checker run shares between its scans: typed database handles, options, counters, the violation sink.
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
-import { sagaSchema } from '@ingest/saga-core';
+import { sagaSchema, type StoreRegistry } from '@ingest/saga-core';
 import type { ChunkStore, KeyProvider } from '@ingest/storage';
+import { INGEST_SAGA } from '../ingest-saga.ts';
+import { ingestStoreRegistry } from '../leftover-stores.ts';
 import { storageDatabase, type StorageDatabase } from '../stores.ts';
 import type { InvariantDeps, ResolvedInvariantOptions } from './invariant-deps.ts';
 import { VIOLATION_KINDS, type InvariantScanCounts, type RowStore, type Violation, type ViolationKind } from './violation.ts';
@@ -18,6 +20,8 @@ export interface CheckContext {
   /** The database of one downstream store. */
   storeDb(store: RowStore): StorageDatabase;
   chunkStore: ChunkStore;
+  /** Store registries by saga name: where a leftover is looked up. */
+  leftoverStores: Readonly<Record<string, StoreRegistry>>;
   keyProvider: KeyProvider | undefined;
   options: ResolvedInvariantOptions;
   counts: InvariantScanCounts;
@@ -51,6 +55,7 @@ export function createCheckContext(deps: InvariantDeps, options: ResolvedInvaria
       return db;
     },
     chunkStore: deps.chunkStore,
+    leftoverStores: deps.leftoverStores ?? { [INGEST_SAGA]: ingestStoreRegistry({ sql: deps.sql, chunkStore: deps.chunkStore, ...(deps.storeSql ? { storeSql: deps.storeSql } : {}) }) },
     keyProvider: deps.keyProvider,
     options,
     counts: {

@@ -1,6 +1,7 @@
 // How many rows each downstream store holds for one document, and the pages of document ids each store holds.
 import { and, asc, count, eq, gt, inArray } from 'drizzle-orm';
 import { storageSchema } from '@ingest/storage';
+import type { StorageDatabase } from '../stores.ts';
 import type { CheckContext } from './check-context.ts';
 import type { RowStore } from './violation.ts';
 
@@ -14,7 +15,11 @@ export function isUuid(id: string): boolean {
 
 /** Rows of `documentId` in `store` (graph: the document node plus the edges it owns). */
 export async function countDocumentRows(ctx: CheckContext, store: RowStore, documentId: string): Promise<number> {
-  const db = ctx.storeDb(store);
+  return countRowsIn(ctx.storeDb(store), store, documentId);
+}
+
+/** Rows of `documentId` in `store`, read from that store's database. */
+export async function countRowsIn(db: StorageDatabase, store: RowStore, documentId: string): Promise<number> {
   const uuid = isUuid(documentId);
   const n = async (q: Promise<{ n: number }[]>): Promise<number> => Number((await q)[0]?.n ?? 0);
   switch (store) {

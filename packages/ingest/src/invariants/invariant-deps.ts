@@ -1,5 +1,6 @@
 // Collaborators and tuning of the consistency checker: read-only connections to every store it cross-checks.
 import type { Sql } from 'postgres';
+import type { StoreRegistry } from '@ingest/saga-core';
 import type { ChunkStore, KeyProvider } from '@ingest/storage';
 import type { RowStore, Violation } from './violation.ts';
 
@@ -11,6 +12,11 @@ export interface InvariantDeps {
   storeSql?: Partial<Record<RowStore, Sql>>;
   /** The bucket holding the chunks. */
   chunkStore: ChunkStore;
+  /**
+   * Store registries by saga name, for "is this leftover still there"; default the ingestion saga's, read-only.
+   * A leftover of a saga not listed here is reported as unknown_leftover_store.
+   */
+  leftoverStores?: Readonly<Record<string, StoreRegistry>>;
   /** Unwraps data keys so that `deep` can decrypt encrypted chunks; without it an encrypted document's deep check reports KEY_UNAVAILABLE. */
   keyProvider?: KeyProvider;
 }

@@ -176,16 +176,16 @@ describe('consistency checker', () => {
     await expectConsistent(w);
   });
 
-  it('a recorded leftover that no longer exists, and one in a store no cleaner knows, are both reported', async () => {
+  it('a recorded leftover that no longer exists, and one in a store its saga does not declare, are both reported', async () => {
     const missing = `chunks/${committed.operationId}/00000077`;
     const [gone] = await w.h.sql<{ id: number }[]>`insert into failed_cleanups (saga_id, step, store, key, error)
       values (${committed.sagaId}, 'chunked_upload', 's3-chunk', ${missing}, 'test') returning id`;
     const [odd] = await w.h.sql<{ id: number }[]>`insert into failed_cleanups (saga_id, step, store, key, error)
-      values (${committed.sagaId}, 'chunked_upload', 'chunked_upload', ${committed.sagaId}, 'test') returning id`;
+      values (${committed.sagaId}, 'chunked_upload', 'no-such-store', ${committed.sagaId}, 'test') returning id`;
     const report = await w.check();
     expect(report.violations).toEqual([
       { kind: 'leftover_already_gone', leftoverId: Number(gone!.id), sagaId: committed.sagaId, store: 's3-chunk', key: missing },
-      { kind: 'unknown_leftover_store', leftoverId: Number(odd!.id), sagaId: committed.sagaId, store: 'chunked_upload', key: committed.sagaId },
+      { kind: 'unknown_leftover_store', leftoverId: Number(odd!.id), sagaId: committed.sagaId, store: 'no-such-store', key: committed.sagaId },
     ]);
     await w.h.sql`update failed_cleanups set resolved_at = now() where id in (${gone!.id}, ${odd!.id})`;
     await expectConsistent(w);
