@@ -19,7 +19,7 @@ export interface SoakOptions {
 /** The help text. */
 export const USAGE = `usage: npm run chaos -- [--sagas N] [--chaos-seconds N] [--workers N] [--seed N] [--quiesce-seconds N]
        [--redis-port N] [--pg-port N] [--s3-port N] [--dir PATH] [--keep]
-  --sagas            sagas to submit (default 300; about one in seven races another for its file and is refused)
+  --sagas            sagas to submit (default 340; about one in seven races another for its file and is refused)
   --chaos-seconds    how long faults are injected (default 180)
   --workers          worker processes (default 3)
   --seed             seed of every random choice: files, schedule, faults (default random)
@@ -59,7 +59,7 @@ export function parseSoakArgs(argv: string[]): SoakOptions {
     process.exit(0);
   }
   return {
-    sagas: int('sagas', values.sagas, 300, 1, 2000),
+    sagas: int('sagas', values.sagas, 340, 1, 2000),
     chaosSeconds: int('chaos-seconds', values['chaos-seconds'], 180, 10, 3600),
     workers: int('workers', values.workers, 3, 1, 6),
     seed: int('seed', values.seed, Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31),
