@@ -20,6 +20,8 @@ const schema = z.object({
   VECTOR_DATABASE_URL: url.optional(),
   GRAPH_DATABASE_URL: url.optional(),
   SECURITY_DATABASE_URL: url.optional(),
+  /** false behind PgBouncer < 1.21 in transaction pooling (no max_prepared_statements): unnamed statements only. */
+  DATABASE_PREPARE: bool.default(true),
   S3_ENDPOINT: url.optional(),
   /** Default: AWS_REGION, then AWS_DEFAULT_REGION (set by the AWS tooling and by EKS), then us-east-1. */
   S3_REGION: z.string().min(1),

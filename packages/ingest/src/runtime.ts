@@ -1,7 +1,7 @@
 // Wires configuration into one process's ingestion runtime: connections, stores, engine, saga, janitor pass.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import postgres, { type Sql } from 'postgres';
+import type { Sql } from 'postgres';
 import pino, { type Logger } from 'pino';
 import { SagaNotFoundError, createSagaEngine, toError, type Cleaner } from '@ingest/saga-core';
 import { deliverAlerts, recordHeartbeat } from '@ingest/ops';
@@ -12,6 +12,7 @@ import { INGEST_SAGA, ingestSaga, type IngestInput } from './ingest-saga.ts';
 import { reapOrphanChunks } from './orphan-reaper.ts';
 import { encodingFromConfig } from './at-rest-encoding.ts';
 import { parseIngestRequest } from './request.ts';
+import { connectPostgres } from './postgres-client.ts';
 import { resolveSource } from './source-path.ts';
 import { toIngestionStatus } from './status.ts';
 import { createDownstreamStores, storageDatabase } from './stores.ts';
@@ -35,7 +36,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
   const client = (url: string): Sql => {
     let c = clients.get(url);
     if (!c) {
-      c = postgres(url, { max: 20, onnotice: () => {} });
+      c = connectPostgres(config, url, 20); // delivery (issue 12): DATABASE_PREPARE for PgBouncer
       clients.set(url, c);
     }
     return c;

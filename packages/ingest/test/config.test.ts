@@ -26,6 +26,12 @@ describe('loadConfig', () => {
     expect(c.DATABASE_URL).toContain('sslmode=verify-full');
   });
 
+  it('DATABASE_PREPARE: named statements by default, off for PgBouncer before 1.21, anything else refused', () => {
+    expect(loadConfig(services).DATABASE_PREPARE).toBe(true);
+    expect(loadConfig({ ...services, DATABASE_PREPARE: 'false' }).DATABASE_PREPARE).toBe(false);
+    expect(() => loadConfig({ ...services, DATABASE_PREPARE: 'sometimes' })).toThrow(/DATABASE_PREPARE: must be true or false/);
+  });
+
   it('names every invalid variable', () => {
     const err = (() => {
       try {
@@ -50,12 +56,12 @@ describe('loadConfig', () => {
 
   it('validates the encoding settings, naming the variable and never echoing key material', () => {
     const key = Buffer.alloc(32, 7).toString('base64');
-    const c = loadConfig({ ENCRYPTION_KEYS: `old:${Buffer.alloc(32, 1).toString('base64')},new:${key}`, ENCRYPTION_ACTIVE_KEY_ID: 'new' });
+    const c = loadConfig({ ...services, ENCRYPTION_KEYS: `old:${Buffer.alloc(32, 1).toString('base64')},new:${key}`, ENCRYPTION_ACTIVE_KEY_ID: 'new' });
     expect(c).toMatchObject({ COMPRESSION_LEVEL: 3, COMPRESSION_MIN_SAVINGS_PERCENT: 10, ENCRYPT_AT_REST: 'confidential', ENCRYPTION_ACTIVE_KEY_ID: 'new' });
     expect(JSON.stringify(redactedConfig(c))).not.toContain(key);
     const problem = (env: Record<string, string>) => {
       try {
-        loadConfig(env);
+        loadConfig({ ...services, ...env });
       } catch (e) {
         return (e as Error).message;
       }

@@ -12,6 +12,8 @@ export interface OpsContextOptions {
   queues: string[];
   /** Pool size. Default 4: operator reads are few and must not starve the fleet's own connections. */
   maxConnections?: number;
+  /** Named prepared statements (DATABASE_PREPARE); false behind PgBouncer < 1.21 in transaction pooling. Default true. */
+  prepare?: boolean;
 }
 
 /** Shared connections of the operator features; close() releases them. */
@@ -23,7 +25,7 @@ export interface OpsContext {
 
 /** Opens a pool (lazily connected) and a queue reader. */
 export function createOpsContext(options: OpsContextOptions): OpsContext {
-  const sql = postgres(options.databaseUrl, { max: options.maxConnections ?? 4, onnotice: () => {} });
+  const sql = postgres(options.databaseUrl, { max: options.maxConnections ?? 4, prepare: options.prepare ?? true, onnotice: () => {} });
   const queueDepths = createQueueDepthReader({ redisUrl: options.redisUrl, prefix: options.queuePrefix, queues: options.queues });
   return {
     sql,

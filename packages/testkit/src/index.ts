@@ -36,3 +36,5 @@ export { createServiceSet, portOpen, SERVICES, type ServiceName, type ServiceSet
 export { createFifoTrap, type FifoTrap } from './fifo-trap.ts';
 /** Debian tools a test needs (promtool, chromium), installed when missing. */
 export { ensureDebianTool } from './debian-tool.ts';
+/** Debian's PgBouncer in transaction pooling in front of the test PostgreSQL. */
+export { startPgBouncer, type PgBouncer, type PgBouncerOptions } from './pgbouncer.ts';
