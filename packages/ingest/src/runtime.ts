@@ -89,6 +89,8 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
   const engine = await createSagaEngine({
     sql,
     redisUrl: config.REDIS_URL,
+    redisCluster: config.REDIS_CLUSTER, // delivery (issue 12): Redis Cluster
+    redisSeeds: config.REDIS_CLUSTER_NODES, // delivery (issue 12): Redis Cluster
     sagas: [ingestSaga({ config, uploader, stores, onUploadedBytes: (bytes) => uploads.emit('bytes', bytes) })],
     prefix: config.QUEUE_PREFIX,
     logger,

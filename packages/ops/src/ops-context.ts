@@ -6,6 +6,10 @@ import { createQueueDepthReader, type QueueDepthReader } from './queue-depths.ts
 export interface OpsContextOptions {
   databaseUrl: string;
   redisUrl: string;
+  /** redisUrl names one node of a Redis Cluster (REDIS_CLUSTER). */
+  redisCluster?: boolean;
+  /** More cluster nodes (`host:port`, REDIS_CLUSTER_NODES) to start from. */
+  redisSeeds?: readonly string[];
   /** BullMQ prefix (QUEUE_PREFIX). */
   queuePrefix: string;
   /** The engine's queue names. */
@@ -26,7 +30,7 @@ export interface OpsContext {
 /** Opens a pool (lazily connected) and a queue reader. */
 export function createOpsContext(options: OpsContextOptions): OpsContext {
   const sql = postgres(options.databaseUrl, { max: options.maxConnections ?? 4, prepare: options.prepare ?? true, onnotice: () => {} });
-  const queueDepths = createQueueDepthReader({ redisUrl: options.redisUrl, prefix: options.queuePrefix, queues: options.queues });
+  const queueDepths = createQueueDepthReader({ redisUrl: options.redisUrl, redisCluster: options.redisCluster, redisSeeds: options.redisSeeds, prefix: options.queuePrefix, queues: options.queues });
   return {
     sql,
     queueDepths,
