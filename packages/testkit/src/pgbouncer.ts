@@ -1,9 +1,9 @@
 // Debian's PgBouncer on loopback in front of the test PostgreSQL, in transaction pooling, as managed databases run it.
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { ensureDebianTool } from './debian-tool.ts';
+import { freePort } from './free-port.ts';
 import { spawnProcess, type TestProcess } from './processes.ts';
 import { requireEnv } from './database.ts';
 
@@ -76,16 +76,4 @@ export async function startPgBouncer(options: PgBouncerOptions = {}): Promise<Pg
       await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-// A port nobody listens on now (the kernel's pick); PgBouncer cannot report one it chose itself.
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }

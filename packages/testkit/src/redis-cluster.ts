@@ -1,10 +1,10 @@
 // A Redis Cluster of Debian's redis-server on loopback: 3 masters and 3 replicas, so a master can fail over.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './free-port.ts';
 import { spawnProcess, type TestProcess } from './processes.ts';
 import { waitFor } from './wait-for.ts';
 
@@ -90,16 +90,4 @@ export async function startRedisCluster(): Promise<RedisCluster> {
   };
   await cluster.waitHealthy();
   return cluster;
-}
-
-// A port nobody listens on now (the kernel's pick).
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
