@@ -98,11 +98,17 @@ export interface E2eWorld {
 /** The shape of "nothing of this document is left anywhere". */
 export const NOTHING_LEFT = { documents: 0, vectorChunks: 0, graphNodes: 0, graphEdges: 0, securityRecords: 0, manifestRows: 0, s3Objects: 0 };
 
+/** How the apps reach the world's services, when not directly. */
+export interface E2eWorldOptions {
+  /** The apps' DATABASE_URL for the world's database URL (through PgBouncer, say); the world itself connects directly. */
+  routeDatabase?: (directUrl: string) => string;
+}
+
 /**
  * Creates the world. `settings` override the defaults, which are small so that failures end in seconds: 5 MiB chunks,
  * two upload attempts, two store and compensation attempts, 100 ms backoffs and a 3 s step lease.
  */
-export async function createE2eWorld(settings: Record<string, string> = {}): Promise<E2eWorld> {
+export async function createE2eWorld(settings: Record<string, string> = {}, options: E2eWorldOptions = {}): Promise<E2eWorld> {
   const db: TestDatabase = await createTestDatabase('e2e');
   const sql = postgres(db.url, { max: 4, onnotice: () => {} });
   const sourceRoot = await mkdtemp(path.join(tmpdir(), 'e2e-src-'));
@@ -125,7 +131,7 @@ export async function createE2eWorld(settings: Record<string, string> = {}): Pro
   const token = `e2e-token-${randomBytes(16).toString('hex')}`;
   const base: Record<string, string> = {
     REDIS_URL: redisUrl,
-    DATABASE_URL: db.url,
+    DATABASE_URL: options.routeDatabase?.(db.url) ?? db.url,
     S3_REGION: requireEnv('S3_REGION'),
     S3_BUCKET: bucket,
     S3_ACCESS_KEY_ID: credentials.accessKeyId,

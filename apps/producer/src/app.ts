@@ -64,7 +64,7 @@ export function buildProducerApp(options: ProducerAppOptions): FastifyInstance {
   const metrics = createProducerMetrics({ stats: () => runtime.stats(), logger });
   app.decorateRequest('caller', undefined);
   const { config } = runtime;
-  const ops = createOpsContext({ databaseUrl: config.DATABASE_URL, redisUrl: config.REDIS_URL, queuePrefix: config.QUEUE_PREFIX, queues: runtime.engine.queueNames() });
+  const ops = createOpsContext({ databaseUrl: config.DATABASE_URL, prepare: config.DATABASE_PREPARE, redisUrl: config.REDIS_URL, redisCluster: config.REDIS_CLUSTER, redisSeeds: config.REDIS_CLUSTER_NODES, queuePrefix: config.QUEUE_PREFIX, queues: runtime.engine.queueNames() });
   app.addHook('onClose', async () => ops.close());
   registerFleetMetrics({ registry: metrics.registry, sql: ops.sql, stuckAfterSeconds: config.STUCK_AFTER_SECONDS, readQueueDepths: () => ops.queueDepths.read(), logger });
 

@@ -11,7 +11,7 @@ export const ROTATE_EXIT = { OK: 0, INCOMPLETE: 1, FAILED: 2 } as const;
 
 /** Runs one rotation; `out` receives the report (JSON); returns the exit code. */
 export async function runRotateKeys(config: IngestConfig, logger: Logger, out: (line: string) => void): Promise<number> {
-  const sql = postgres(config.DATABASE_URL, { max: 2, onnotice: () => undefined });
+  const sql = postgres(config.DATABASE_URL, { max: 2, prepare: config.DATABASE_PREPARE, onnotice: () => undefined });
   const { chunkStore, close } = chunkStoreFromConfig(config);
   try {
     await migrateStorage(sql);

@@ -15,11 +15,21 @@ const url = z.string().url();
 // development gets REDIS_URL, DATABASE_URL and the S3 settings of its services from scripts/setup.sh.
 const schema = z.object({
   REDIS_URL: url,
+  /** REDIS_URL names one node of a Redis Cluster; QUEUE_PREFIX must then be hash-tagged (`{ingest}`). */
+  REDIS_CLUSTER: bool.default(false),
+  /** More cluster nodes to start from, `host:port,host:port`: a process starting while REDIS_URL's node is down still connects. */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^\s*[^\s:,]+:\d{1,5}\s*(,\s*[^\s:,]+:\d{1,5}\s*)*$/, 'host:port, comma-separated')
+    .transform((v) => v.split(',').map((n) => n.trim()))
+    .optional(),
   DATABASE_URL: url,
   RELATIONAL_DATABASE_URL: url.optional(),
   VECTOR_DATABASE_URL: url.optional(),
   GRAPH_DATABASE_URL: url.optional(),
   SECURITY_DATABASE_URL: url.optional(),
+  /** false behind PgBouncer < 1.21 in transaction pooling (no max_prepared_statements): unnamed statements only. */
+  DATABASE_PREPARE: bool.default(true),
   S3_ENDPOINT: url.optional(),
   /** Default: AWS_REGION, then AWS_DEFAULT_REGION (set by the AWS tooling and by EKS), then us-east-1. */
   S3_REGION: z.string().min(1),
@@ -37,7 +47,11 @@ const schema = z.object({
   PORT: int(0).max(65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('ingest'),
+  // `{name}` (a hash tag) keeps every queue and lock key in one Redis Cluster slot.
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^([A-Za-z0-9_-]+|\{[A-Za-z0-9_-]+\})$/, 'letters, digits, _ and - only, optionally in braces ({ingest})')
+    .default('ingest'),
   CHUNK_SIZE_BYTES: int(5 * 1024 * 1024).default(8 * 1024 * 1024),
   UPLOAD_CONCURRENCY: int(1).max(64).default(4),
   MAX_RESUME_ATTEMPTS: int(1).default(3),
@@ -87,6 +101,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (parsed.data.CHUNK_SIZE_BYTES > 5 * 1024 ** 3) throw new ConfigError(['CHUNK_SIZE_BYTES: must be at most 5 GiB']);
   if ((parsed.data.S3_ACCESS_KEY_ID === undefined) !== (parsed.data.S3_SECRET_ACCESS_KEY === undefined)) {
     throw new ConfigError(['S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: set both, or neither to use the AWS credential chain']);
+  }
+  if (parsed.data.REDIS_CLUSTER_NODES && !parsed.data.REDIS_CLUSTER) throw new ConfigError(['REDIS_CLUSTER_NODES: only with REDIS_CLUSTER=true']);
+  if (parsed.data.REDIS_CLUSTER && !/^\{.+\}$/.test(parsed.data.QUEUE_PREFIX)) {
+    throw new ConfigError(['QUEUE_PREFIX: with REDIS_CLUSTER=true it must be hash-tagged, e.g. {ingest}, so each queue and lock key shares one slot']);
   }
   const keyProblem = checkKeyConfig(parsed.data);
   if (keyProblem) throw new ConfigError([keyProblem]);

@@ -1,7 +1,7 @@
 // Wires configuration into one process's ingestion runtime: connections, stores, engine, saga, janitor pass.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import postgres, { type Sql } from 'postgres';
+import type { Sql } from 'postgres';
 import pino, { type Logger } from 'pino';
 import { SagaNotFoundError, createSagaEngine, toError } from '@ingest/saga-core';
 import { deliverAlerts, recordHeartbeat } from '@ingest/ops';
@@ -13,6 +13,7 @@ import { ingestStoreRegistry } from './leftover-stores.ts';
 import { reapOrphanChunks } from './orphan-reaper.ts';
 import { encodingFromConfig } from './at-rest-encoding.ts';
 import { parseIngestRequest } from './request.ts';
+import { connectPostgres } from './postgres-client.ts';
 import { resolveSource } from './source-path.ts';
 import { toIngestionStatus } from './status.ts';
 import { createDownstreamStores, storageDatabase } from './stores.ts';
@@ -36,7 +37,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
   const client = (url: string): Sql => {
     let c = clients.get(url);
     if (!c) {
-      c = postgres(url, { max: 20, onnotice: () => {} });
+      c = connectPostgres(config, url, 20);
       clients.set(url, c);
     }
     return c;
@@ -95,6 +96,8 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
   const engine = await createSagaEngine({
     sql,
     redisUrl: config.REDIS_URL,
+    redisCluster: config.REDIS_CLUSTER,
+    redisSeeds: config.REDIS_CLUSTER_NODES,
     sagas: [ingestSaga({ config, uploader, stores, leftoverStores, onUploadedBytes: (bytes) => uploads.emit('bytes', bytes) })],
     prefix: config.QUEUE_PREFIX,
     logger,

@@ -26,6 +26,22 @@ describe('loadConfig', () => {
     expect(c.DATABASE_URL).toContain('sslmode=verify-full');
   });
 
+  it('DATABASE_PREPARE: named statements by default, off for PgBouncer before 1.21, anything else refused', () => {
+    expect(loadConfig(services).DATABASE_PREPARE).toBe(true);
+    expect(loadConfig({ ...services, DATABASE_PREPARE: 'false' }).DATABASE_PREPARE).toBe(false);
+    expect(() => loadConfig({ ...services, DATABASE_PREPARE: 'sometimes' })).toThrow(/DATABASE_PREPARE: must be true or false/);
+  });
+
+  it('REDIS_CLUSTER: needs a hash-tagged QUEUE_PREFIX; REDIS_CLUSTER_NODES are host:port seeds, only for a cluster', () => {
+    expect(loadConfig(services)).toMatchObject({ REDIS_CLUSTER: false, REDIS_CLUSTER_NODES: undefined, QUEUE_PREFIX: 'ingest' });
+    expect(() => loadConfig({ ...services, REDIS_CLUSTER: 'true' })).toThrow(/QUEUE_PREFIX: with REDIS_CLUSTER=true it must be hash-tagged/);
+    const c = loadConfig({ ...services, REDIS_CLUSTER: 'true', QUEUE_PREFIX: '{ingest}', REDIS_CLUSTER_NODES: 'r1:7000, r2:7001' });
+    expect(c).toMatchObject({ REDIS_CLUSTER: true, QUEUE_PREFIX: '{ingest}', REDIS_CLUSTER_NODES: ['r1:7000', 'r2:7001'] });
+    expect(() => loadConfig({ ...services, REDIS_CLUSTER: 'true', QUEUE_PREFIX: '{ingest}', REDIS_CLUSTER_NODES: 'r1' })).toThrow(/REDIS_CLUSTER_NODES: host:port/);
+    expect(() => loadConfig({ ...services, REDIS_CLUSTER_NODES: 'r1:7000' })).toThrow(/only with REDIS_CLUSTER=true/);
+    expect(() => loadConfig({ ...services, QUEUE_PREFIX: '{ingest' })).toThrow(/QUEUE_PREFIX/);
+  });
+
   it('names every invalid variable', () => {
     const err = (() => {
       try {

@@ -1,6 +1,6 @@
 // Job counts of every step and compensation queue, read from BullMQ (waiting, active, delayed, failed).
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { createRedisClient } from '@ingest/saga-core';
 
 /** Counts of one queue. */
 export interface QueueDepth {
@@ -22,6 +22,10 @@ export interface QueueDepthReader {
 /** Options of createQueueDepthReader. */
 export interface QueueDepthReaderOptions {
   redisUrl: string;
+  /** redisUrl names one node of a Redis Cluster (REDIS_CLUSTER). */
+  redisCluster?: boolean;
+  /** More cluster nodes (`host:port`, REDIS_CLUSTER_NODES) to start from. */
+  redisSeeds?: readonly string[];
   /** The fleet's BullMQ prefix (QUEUE_PREFIX). */
   prefix: string;
   /** Every queue to report (the engine's queueNames()). */
@@ -31,7 +35,7 @@ export interface QueueDepthReaderOptions {
 /** One Redis connection shared by a Queue handle per queue; counts are read with BullMQ's own commands. */
 export function createQueueDepthReader(options: QueueDepthReaderOptions): QueueDepthReader {
   // A command fails after one reconnection attempt while Redis is down instead of waiting forever: a scrape must answer.
-  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: 1 });
+  const connection = createRedisClient({ url: options.redisUrl, cluster: options.redisCluster, seeds: options.redisSeeds }, { maxRetriesPerRequest: 1 });
   connection.on('error', () => undefined);
   const handles = options.queues.map((name) => new Queue(name, { connection, prefix: options.prefix }));
   return {

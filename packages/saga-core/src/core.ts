@@ -1,6 +1,6 @@
 // The engine's shared collaborators, passed to every internal function (no singletons).
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.ts';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import type { Db } from './db.ts';
@@ -22,7 +22,7 @@ export interface EngineTimings {
 export interface EngineCore {
   sql: Sql;
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   locks: ResourceLocks;
   dispatcher: Dispatcher;
   logger: Logger;

@@ -3,7 +3,6 @@ import { EventEmitter } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Worker, type ConnectionOptions } from 'bullmq';
-import { Redis } from 'ioredis';
 import { and, eq, inArray } from 'drizzle-orm';
 import pino, { type Logger } from 'pino';
 import type { Sql } from 'postgres';
@@ -13,6 +12,7 @@ import { createDispatcher } from './dispatcher.ts';
 import { SagaInputError, SagaLockedError, UnknownSagaError, toError } from './errors.ts';
 import { ensureLock } from './exclusivity.ts';
 import { createResourceLocks } from './resource-lock.ts';
+import { createRedisClient, isHashTagged } from './redis-client.ts';
 import { createRunContextCache } from './run-context.ts';
 import { handleJob, releaseOwnLeases } from './handle-job.ts';
 import { recoverLostJobs, releaseStaleLocks, retryFailedCleanups, rollBackOverdue, type CleanupPassResult, type RetryCleanupsOptions } from './maintenance.ts';
@@ -30,6 +30,10 @@ export interface SagaEngineOptions {
   sql: Sql;
   /** Redis URL for queues and locks. */
   redisUrl: string;
+  /** redisUrl names one node of a Redis Cluster; the prefix must then be hash-tagged (`{ingest}`). Default false. */
+  redisCluster?: boolean;
+  /** More cluster nodes (`host:port`) to start from besides redisUrl's. */
+  redisSeeds?: readonly string[];
   /** Saga definitions this process knows (use defineSaga). */
   sagas: SagaDefinition[];
   /** BullMQ key prefix and lock prefix; isolates fleets (and tests). Default 'saga'. */
@@ -119,6 +123,8 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
   if (!options.redisUrl) throw new SagaInputError('redisUrl is required');
   const prefix = options.prefix ?? 'saga';
   if (prefix.includes(':')) throw new SagaInputError('prefix must not contain ":"');
+  // BullMQ's scripts touch several keys of a queue at once: on a cluster they must share a slot.
+  if (options.redisCluster && !isHashTagged(prefix)) throw new SagaInputError('on Redis Cluster the prefix must be hash-tagged, e.g. {ingest}');
   const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
   const defs = new Map<string, SagaDefinition>();
   for (const d of options.sagas as SagaDefinition[]) {
@@ -127,9 +133,11 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
   }
   if (options.migrate !== false) await migrateSagaCore(options.sql);
   const redisOptions = { maxRetriesPerRequest: null, enableReadyCheck: false } as const;
-  const redis = new Redis(options.redisUrl, redisOptions);
+  const redis = createRedisClient({ url: options.redisUrl, cluster: options.redisCluster, seeds: options.redisSeeds }, redisOptions);
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
-  const connection: ConnectionOptions = { url: options.redisUrl, ...redisOptions } as ConnectionOptions;
+  // BullMQ cannot be told a cluster's nodes in options: on a cluster, queues share the engine's client (workers
+  // duplicate it for their blocking connection).
+  const connection: ConnectionOptions = options.redisCluster ? redis : ({ url: options.redisUrl, ...redisOptions } as ConnectionOptions);
   const db = createDb(options.sql);
   const core: EngineCore = {
     sql: options.sql,

@@ -67,3 +67,5 @@ export type {
 } from './types.ts';
 /** The engine's drizzle tables, for read-only queries elsewhere (the consistency checker, dashboards). */
 export * as sagaSchema from './schema.ts';
+/** Redis clients for one server or a Redis Cluster, and the cluster's key rules. */
+export { createRedisClient, parseHostPort, scanTargets, isHashTagged, type RedisClient, type RedisTarget } from './redis-client.ts';

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Sql } from 'postgres';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import { withMigrationLock } from './migration-lock.ts';
 
 // From the sources: the package's drizzle/ folder. From an app bundle (npm run build): dist/migrations/saga-core.
 const MIGRATIONS =
@@ -14,15 +15,9 @@ const MIGRATIONS =
 // Arbitrary but fixed: serialises concurrent migrators of this package.
 const LOCK_ID = 7_310_001;
 
-/** Creates or upgrades the engine's tables (saga_*, failed_cleanups) in the database of `sql`. */
+/** Creates or upgrades the engine's tables (saga_*, failed_cleanups) in the database of `sql` (a pool of at least 2). */
 export async function migrateSagaCore(sql: Sql): Promise<void> {
-  // A session lock on a reserved connection serialises migrators across processes; the migration runs on the pool.
-  const conn = await sql.reserve();
-  try {
-    await conn`select pg_advisory_lock(${LOCK_ID})`;
-    await migrate(drizzle(sql), { migrationsFolder: MIGRATIONS, migrationsTable: '__saga_core_migrations' });
-  } finally {
-    await conn`select pg_advisory_unlock(${LOCK_ID})`.catch(() => undefined);
-    conn.release();
-  }
+  await withMigrationLock(sql, LOCK_ID, () =>
+    migrate(drizzle(sql), { migrationsFolder: MIGRATIONS, migrationsTable: '__saga_core_migrations' }),
+  );
 }

@@ -1,5 +1,5 @@
 // Per-resource Redis lock (a saga's exclusivity key) naming its owner saga; expires on its own. PostgreSQL's live-lock index is the backstop.
-import type { Redis } from 'ioredis';
+import { scanTargets, type RedisClient } from './redis-client.ts';
 
 // Take it, or refresh it when it is ours; otherwise name the holder. One round trip: it runs before every action.
 const ACQUIRE = `if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return false end
@@ -24,7 +24,7 @@ export interface ResourceLocks {
 }
 
 /** Builds lock operations; keys are `<prefix>:lock:<lockKey>`. */
-export function createResourceLocks(redis: Redis, prefix: string): ResourceLocks {
+export function createResourceLocks(redis: RedisClient, prefix: string): ResourceLocks {
   const k = (lockKey: string) => `${prefix}:lock:${lockKey}`;
   return {
     async acquire(lockKey, sagaId, ttlMs) {
@@ -42,15 +42,18 @@ export function createResourceLocks(redis: Redis, prefix: string): ResourceLocks
     },
     async *list() {
       const head = `${prefix}:lock:`;
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 500);
-        cursor = next;
-        for (const key of keys) {
-          const holder = await redis.get(key);
-          if (holder !== null) yield { lockKey: key.slice(head.length), holder };
-        }
-      } while (cursor !== '0');
+      // On a cluster SCAN walks one node: walk every master (a hash-tagged prefix puts them all on one).
+      for (const node of scanTargets(redis)) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 500);
+          cursor = next;
+          for (const key of keys) {
+            const holder = await redis.get(key);
+            if (holder !== null) yield { lockKey: key.slice(head.length), holder };
+          }
+        } while (cursor !== '0');
+      }
     },
   };
 }

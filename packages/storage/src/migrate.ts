@@ -5,6 +5,7 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import type { Sql } from 'postgres';
 import { InvalidOptionError } from './errors.ts';
+import { withMigrationLock } from './migration-lock.ts';
 
 /** The table where applied storage migrations are recorded (in drizzle's `drizzle` schema). */
 export const STORAGE_MIGRATIONS_TABLE = '__storage_migrations';
@@ -14,7 +15,7 @@ const migrationsFolder =
   [fileURLToPath(new URL('../drizzle', import.meta.url)), fileURLToPath(new URL('./migrations/storage', import.meta.url))].find((dir) =>
     existsSync(`${dir}/meta/_journal.json`),
   ) ?? fileURLToPath(new URL('../drizzle', import.meta.url));
-// Arbitrary but fixed: every process migrating storage tables contends for the same session lock.
+// Arbitrary but fixed: every process migrating storage tables contends for the same advisory lock.
 const LOCK_KEY = 7_301_214_562;
 
 function migrateOnce(sql: Sql): Promise<void> {
@@ -28,23 +29,15 @@ function isCreateRace(err: unknown): boolean {
 
 /** Creates or upgrades the storage tables; concurrent callers wait on an advisory lock and then find nothing to do. */
 export async function migrateStorage(sql: Sql): Promise<void> {
-  // The lock is held on a reserved connection while the migrator runs on another from the same pool.
+  // The lock's transaction holds one connection while the migrator runs on another from the same pool.
   const max = (sql.options as { max?: number }).max;
   if (max !== undefined && max < 2) throw new InvalidOptionError('sql', 'migrateStorage needs a pool of at least 2 connections');
-  const lock = await sql.reserve();
-  try {
-    await lock`select pg_advisory_lock(${LOCK_KEY})`;
-    try {
-      await migrateOnce(sql).catch(async (err: unknown) => {
-        // Another package's migrator (the saga engine's) may create the shared `drizzle` schema at the same
-        // moment: CREATE SCHEMA IF NOT EXISTS then loses the race with a unique violation. Once is enough.
-        if (!isCreateRace(err)) throw err;
-        await migrateOnce(sql);
-      });
-    } finally {
-      await lock`select pg_advisory_unlock(${LOCK_KEY})`;
-    }
-  } finally {
-    lock.release();
-  }
+  await withMigrationLock(sql, LOCK_KEY, () =>
+    migrateOnce(sql).catch(async (err: unknown) => {
+      // Another package's migrator (the saga engine's) may create the shared `drizzle` schema at the same
+      // moment: CREATE SCHEMA IF NOT EXISTS then loses the race with a unique violation. Once is enough.
+      if (!isCreateRace(err)) throw err;
+      await migrateOnce(sql);
+    }),
+  );
 }

@@ -38,3 +38,7 @@ export { createFifoTrap, type FifoTrap } from './fifo-trap.ts';
 export { ensureDebianTool } from './debian-tool.ts';
 /** A free TCP port on 127.0.0.1 for a server a test starts. */
 export { freePort } from './free-port.ts';
+/** Debian's PgBouncer in transaction pooling in front of the test PostgreSQL. */
+export { startPgBouncer, type PgBouncer, type PgBouncerOptions } from './pgbouncer.ts';
+/** A local Redis Cluster (3 masters, 3 replicas) of Debian's redis-server. */
+export { startRedisCluster, type RedisCluster, type RedisClusterNode } from './redis-cluster.ts';

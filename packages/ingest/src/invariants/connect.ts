@@ -1,5 +1,6 @@
 // Opens the checker's read-only connections from the same configuration every app uses.
-import postgres, { type Sql } from 'postgres';
+import type { Sql } from 'postgres';
+import { connectPostgres } from '../postgres-client.ts';
 import { createChunkStore, createS3Client } from '@ingest/storage';
 import type { IngestConfig } from '../config.ts';
 import { keyProviderFromConfig } from '../at-rest-encoding.ts';
@@ -17,7 +18,7 @@ export function connectInvariantDeps(config: IngestConfig): InvariantConnections
   const client = (url: string): Sql => {
     let c = clients.get(url);
     if (!c) {
-      c = postgres(url, { max: 4, onnotice: () => {} });
+      c = connectPostgres(config, url, 4);
       clients.set(url, c);
     }
     return c;
