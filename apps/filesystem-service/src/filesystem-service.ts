@@ -46,6 +46,8 @@ export async function buildFilesystemService(settings: FilesystemServiceSettings
   });
 
   app.get('/healthz', async () => ({ ok: true }));
+  // Answers only a caller whose token is right: the saga's check before it writes anything.
+  app.get('/whoami', async () => ({ service: 'filesystem' }));
 
   app.post('/save_file', async (req, reply) => {
     const body = req.body as { project_id?: unknown; path?: unknown; content?: unknown } | null;
@@ -103,7 +105,14 @@ export async function buildFilesystemService(settings: FilesystemServiceSettings
     const { projectId, '*': filePath } = req.params as { projectId: string; '*': string };
     const target = await resolveTarget(root, projectId, filePath, reply);
     if (target === null) return reply;
-    if (!(await exists(target))) return reply.code(404).send({ code: 'NOT_FOUND', message: `${projectId}/${filePath} does not exist` });
+    const createdBy = (req.query as { created_by?: unknown }).created_by;
+    let createdByKey = true;
+    if (typeof createdBy === 'string') {
+      // The checker's question: is a file this key created still there (a file that existed before does not count).
+      const record = await readRecord(path.join(root, META_DIR, 'keys', `${sha256(createdBy)}.json`));
+      createdByKey = record !== null && record.created && record.project_id === projectId && record.path === filePath;
+    }
+    if (!createdByKey || !(await exists(target))) return reply.code(404).send({ code: 'NOT_FOUND', message: `${projectId}/${filePath} does not exist` });
     return reply.type('application/octet-stream').send(await readFile(target));
   });
 

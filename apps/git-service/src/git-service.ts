@@ -40,6 +40,8 @@ export async function buildGitService(settings: GitServiceSettings, logger: Logg
     return reply.code(status).send({ code: status === 500 ? 'INTERNAL' : 'BAD_REQUEST', message: err.message });
   });
   app.get('/healthz', async () => ({ ok: true }));
+  // Answers only a caller whose token is right: the saga's check before it writes anything.
+  app.get('/whoami', async () => ({ service: 'git' }));
 
   const dirs = (project: string) => ({ gitDir: path.join(settings.reposRoot, `${project}.git`), workTree: path.join(settings.filesRoot, project) });
 
@@ -120,8 +122,8 @@ export async function buildGitService(settings: GitServiceSettings, logger: Logg
 async function ensureRepo(gitDir: string, workTree: string): Promise<void> {
   if (await isDir(gitDir)) return;
   await mkdir(path.dirname(gitDir), { recursive: true });
-  await mustGit(gitDir, workTree, ['init', '-q', '--bare', '--initial-branch=main', gitDir]);
-  await mustGit(gitDir, workTree, ['config', 'core.bare', 'false']);
+  // With --git-dir and --work-tree given, init makes the repository at gitDir with the project as its work tree.
+  await mustGit(gitDir, workTree, ['init', '-q', '--initial-branch=main']);
 }
 
 const git = runGit;

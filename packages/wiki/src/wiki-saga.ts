@@ -11,14 +11,14 @@ import { WIKI_STAGES } from './wiki-stages.ts';
 /** The saga's registered name. */
 export const WIKI_SAGA = 'wiki-generation';
 /** Its steps, in order. */
-export const WIKI_STEPS = ['save_files', 'create_snapshot'] as const;
+export const WIKI_STEPS = ['check_services', 'save_files', 'create_snapshot'] as const;
 
 /** What save_files reports. */
 export type SaveFilesOutput = { files_saved: number; files_created: number; created: string[] };
 /** seeds/003's success shape: the saga's result. */
 export type WikiResult = { status: 'success'; files_created: number; snapshot_id: string; message: string };
 /** Outputs of the wiki saga's steps. */
-export type WikiOutputs = { save_files: SaveFilesOutput; create_snapshot: WikiResult };
+export type WikiOutputs = { check_services: { ok: true }; save_files: SaveFilesOutput; create_snapshot: WikiResult };
 
 /** What the saga needs: a client per service and its limits. */
 export interface WikiSagaDeps {
@@ -45,6 +45,20 @@ export function snapshotKey(sagaId: string): string {
 export function wikiSaga(deps: WikiSagaDeps): SagaDefinition<WikiInput, WikiOutputs> {
   const policy = { attempts: deps.attempts ?? 4, backoffMs: deps.backoffMs ?? 500, backoff: 'exponential' as const, maxBackoffMs: 10_000 };
   const fileUrl = (projectId: string, filePath: string) => `/file/${encodeURIComponent(projectId)}/${filePath.split('/').map(encodeURIComponent).join('/')}`;
+
+  // Both services must accept the token before anything is written: a wrong token then fails the saga with
+  // UNAUTHORIZED and nothing to undo, instead of a rollback that cannot prove what it may delete.
+  const checkServices: SagaStep<WikiInput, WikiOutputs> = {
+    name: 'check_services',
+    state: 'checking_services',
+    retry: policy,
+    timeoutMs: 60_000,
+    async action({ signal }) {
+      await deps.filesystem.call('GET', '/whoami', { signal });
+      await deps.git.call('GET', '/whoami', { signal });
+      return { ok: true };
+    },
+  };
 
   const saveFiles: SagaStep<WikiInput, WikiOutputs> = {
     name: 'save_files',
@@ -122,7 +136,7 @@ export function wikiSaga(deps: WikiSagaDeps): SagaDefinition<WikiInput, WikiOutp
 
   return defineSaga<WikiInput, WikiOutputs>({
     name: WIKI_SAGA,
-    steps: [saveFiles, createSnapshot],
+    steps: [checkServices, saveFiles, createSnapshot],
     stages: WIKI_STAGES,
     exclusivityKey: (input) => `wiki:${input.projectId}`,
   });
