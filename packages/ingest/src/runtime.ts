@@ -6,6 +6,7 @@ import pino, { type Logger } from 'pino';
 import { SagaNotFoundError, createSagaEngine, toError, type Cleaner } from '@ingest/saga-core';
 import { deliverAlerts, recordHeartbeat } from '@ingest/ops';
 import { createChunkStore, createS3Client, createUploader, migrateStorage } from '@ingest/storage';
+import { createServiceClient, wikiCleaners, wikiSaga } from '@ingest/wiki';
 import type { IngestConfig } from './config.ts';
 import { DocumentNotFoundError } from './errors.ts';
 import { INGEST_SAGA, ingestSaga, type IngestInput } from './ingest-saga.ts';
@@ -85,10 +86,21 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
   });
   // Upload throughput for whoever exports metrics (the worker); listeners are wrapped so one that throws is harmless.
   const uploads = new EventEmitter();
+  // The wiki-generation saga (packages/wiki) runs in the same fleet when its services are configured.
+  const wikiClients =
+    config.FILESYSTEM_SERVICE_URL && config.GIT_SERVICE_URL && config.WIKI_SERVICE_TOKEN
+      ? {
+          filesystem: createServiceClient({ name: 'filesystem', baseUrl: config.FILESYSTEM_SERVICE_URL, token: config.WIKI_SERVICE_TOKEN, callTimeoutMs: config.WIKI_CALL_TIMEOUT_MS }),
+          git: createServiceClient({ name: 'git', baseUrl: config.GIT_SERVICE_URL, token: config.WIKI_SERVICE_TOKEN, callTimeoutMs: config.WIKI_CALL_TIMEOUT_MS }),
+        }
+      : null;
   const engine = await createSagaEngine({
     sql,
     redisUrl: config.REDIS_URL,
-    sagas: [ingestSaga({ config, uploader, stores, onUploadedBytes: (bytes) => uploads.emit('bytes', bytes) })],
+    sagas: [
+      ingestSaga({ config, uploader, stores, onUploadedBytes: (bytes) => uploads.emit('bytes', bytes) }),
+      ...(wikiClients ? [wikiSaga({ ...wikiClients, maxFileBytes: config.WIKI_MAX_FILE_BYTES, attempts: config.STORE_RETRY_ATTEMPTS, backoffMs: config.STORE_RETRY_BACKOFF_MS })] : []),
+    ],
     prefix: config.QUEUE_PREFIX,
     logger,
     leaseMs: config.STEP_LEASE_MS,
@@ -129,6 +141,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     lock: async ({ key, sagaId }) => {
       await engine.releaseLock(key, sagaId);
     },
+    ...(wikiClients ? wikiCleaners(wikiClients) : {}),
   };
 
   const findDocument = async (documentId: string) => {
@@ -301,6 +314,8 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     async close() {
       await engine.close();
       chunkStore.close();
+      wikiClients?.filesystem.shutdown();
+      wikiClients?.git.shutdown();
       for (const c of clients.values()) await c.end({ timeout: 5 });
     },
   };

@@ -25,13 +25,13 @@ export interface WikiFieldProblem {
 export class WikiRequestError extends Error {
   readonly code: 'INVALID_REQUEST' | 'UNSAFE_PATH' | 'TOO_MANY_FILES';
   readonly status: 400 | 413 | 422;
-  readonly problems: WikiFieldProblem[];
+  readonly fields: WikiFieldProblem[];
 
-  constructor(code: WikiRequestError['code'], status: WikiRequestError['status'], problems: WikiFieldProblem[]) {
-    super(`${code === 'UNSAFE_PATH' ? 'unsafe path' : 'invalid wiki-generation request'}: ${problems.map((p) => `${p.field} ${p.message}`).join('; ')}`);
+  constructor(code: WikiRequestError['code'], status: WikiRequestError['status'], fields: WikiFieldProblem[]) {
+    super(`${code === 'UNSAFE_PATH' ? 'unsafe path' : 'invalid wiki-generation request'}: ${fields.map((p) => `${p.field} ${p.message}`).join('; ')}`);
     this.name = 'WikiRequestError';
     this.code = code;
     this.status = status;
-    this.problems = problems;
+    this.fields = fields;
   }
 }

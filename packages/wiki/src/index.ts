@@ -9,3 +9,4 @@ export { wikiCleaners, wikiExists, WIKI_STORES, type WikiStore, type LeftoverRef
 export { INTERNAL_TOKEN_HEADER, createInternalTokenCheck } from './internal-token.ts';
 export { isSafeProjectId, unsafePathReason } from './project-path.ts';
 export { ServiceUnavailableError, WikiRequestError, type WikiFieldProblem } from './errors.ts';
+export { parseWikiRequest, type WikiRequestLimits } from './wiki-request.ts';
