@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSagaEngine, SagaLockedError, type SagaEngine, type SagaView } from '@ingest/saga-core';
 import { createTestDatabase, randomId, requireEnv, waitFor, type TestDatabase } from '@ingest/testkit';
 import { WIKI_SAGA, createServiceClient, wikiCleaners, wikiExists, wikiSaga, type ServiceClient, type WikiInput } from '../src/index.ts';
-import { startWikiServices, type WikiServices } from './wiki-services.ts';
+import { startWikiServices, type WikiServices } from '../testing/index.ts';
 
 const TOKEN = `wiki-test-token-${randomId()}`;
 let services: WikiServices;
