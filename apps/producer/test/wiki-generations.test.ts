@@ -103,6 +103,14 @@ describe('wiki generations through the producer', () => {
       const status = await waitForEnd(sagaId);
       expect(status.status).toBe('completed');
       expect(status.result).toMatchObject({ status: 'success', files_created: 2 });
+      // The CLI's `wiki --wait` on the same directory for another project prints seeds/003's result and exits 0.
+      const cli = await spawnProcess(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'apps/producer/src/cli.ts'), 'wiki', 'docs-cli', 'wiki-out', '--user', 'u3', '--wait'], {
+        cwd: REPO_ROOT,
+        env: { ...t.env, PRODUCER_URL: baseUrl },
+        name: 'cli wiki',
+      });
+      expect((await cli.exited).code, cli.output().join('\n')).toBe(0);
+      expect(cli.output().join('\n')).toMatch(/"snapshot_id": "snap-/);
     } finally {
       worker.kill('SIGTERM');
       await worker.exited;
