@@ -8,7 +8,7 @@ import postgres, { type Sql } from 'postgres';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSagaEngine, SagaLockedError, type SagaEngine, type SagaView } from '@ingest/saga-core';
-import { createTestDatabase, randomId, requireEnv, waitFor, type TestDatabase } from '@ingest/testkit';
+import { createTestDatabase, randomId, requireEnv, startTcpProxy, waitFor, type TcpProxy, type TestDatabase } from '@ingest/testkit';
 import { WIKI_SAGA, createServiceClient, wikiCleaners, wikiExists, wikiSaga, type ServiceClient, type WikiInput } from '../src/index.ts';
 import { startWikiServices, type WikiServices } from '../testing/index.ts';
 
@@ -19,6 +19,9 @@ let sql: Sql;
 let engine: SagaEngine;
 let wrongTokenEngine: SagaEngine;
 let clients: { filesystem: ServiceClient; git: ServiceClient };
+// The saga engine reaches both services through proxies: a test slows or refuses them at the moment it needs.
+let fsProxy: TcpProxy;
+let gitProxy: TcpProxy;
 
 const input = (projectId: string, files: { path: string; content: string }[]): WikiInput => ({ projectId, userId: 'u1', files, requestedAt: new Date().toISOString() });
 const projectDir = (p: string) => path.join(services.filesRoot, p);
@@ -30,7 +33,10 @@ const waitForEnd = (e: SagaEngine, sagaId: string): Promise<SagaView> =>
 const git = (project: string, args: string[]) => execFileSync('git', [`--git-dir=${path.join(services.reposRoot, `${project}.git`)}`, ...args], { encoding: 'utf8' });
 
 async function makeEngine(token: string): Promise<SagaEngine> {
-  const c = { filesystem: createServiceClient({ name: 'filesystem', baseUrl: services.filesystem.url, token, callTimeoutMs: 3000 }), git: createServiceClient({ name: 'git', baseUrl: services.git.url, token, callTimeoutMs: 3000 }) };
+  const c = {
+    filesystem: createServiceClient({ name: 'filesystem', baseUrl: fsProxy.urlFor(services.filesystem.url), token, callTimeoutMs: 3000 }),
+    git: createServiceClient({ name: 'git', baseUrl: gitProxy.urlFor(services.git.url), token, callTimeoutMs: 3000 }),
+  };
   if (token === TOKEN) clients = c;
   const e = await createSagaEngine({
     sql,
@@ -47,6 +53,8 @@ async function makeEngine(token: string): Promise<SagaEngine> {
 
 beforeAll(async () => {
   services = await startWikiServices({ token: TOKEN, gitEnv: { GIT_SERVICE_FROZEN_PROJECTS: 'frozen' } });
+  fsProxy = await startTcpProxy({ targetHost: '127.0.0.1', targetPort: services.filesystem.port });
+  gitProxy = await startTcpProxy({ targetHost: '127.0.0.1', targetPort: services.git.port });
   db = await createTestDatabase('wiki');
   sql = postgres(db.url, { max: 10, onnotice: () => {} });
   engine = await makeEngine(TOKEN);
@@ -57,8 +65,21 @@ afterAll(async () => {
   await wrongTokenEngine?.close();
   await sql?.end();
   await db?.drop();
+  await fsProxy?.close();
+  await gitProxy?.close();
   await services?.stop();
 });
+
+// Runs a saga of `count` files whose saves are slowed down, and calls `midway` once save_files is running (so
+// check_services has passed and create_snapshot has not started): the window is count × the proxy's latency.
+async function startSlowed(projectId: string, files: { path: string; content: string }[], midway: () => void): Promise<string> {
+  fsProxy.setLatency(150);
+  const { sagaId } = await engine.start(WIKI_SAGA, input(projectId, files));
+  await waitFor(async () => ((await engine.get(sagaId)).steps.find((s) => s.name === 'save_files')?.status === 'running' ? true : undefined), { timeoutMs: 30_000, intervalMs: 20, what: 'save_files to run' });
+  midway();
+  fsProxy.setLatency(0);
+  return sagaId;
+}
 
 describe('wiki-generation saga over the real services', () => {
   it('saves the files and tags a commit that holds them', async () => {
@@ -111,32 +132,62 @@ describe('wiki-generation saga over the real services', () => {
     }
   });
 
-  it('with the git service down past the retries, the saved files are deleted; a DELETE that fails leaves typed leftovers a janitor pass removes', async () => {
-    const files = Array.from({ length: 5 }, (_, i) => ({ path: `p${i}.md`, content: `page ${i}` }));
-    const { sagaId } = await engine.start(WIKI_SAGA, input('beta', files));
-    // The premise: the files are saved, then the git service goes away (snapshot retried until it gives up) and,
-    // in the second half, the filesystem service too, so the rollback's DELETEs cannot complete.
-    await waitFor(async () => ((await engine.get(sagaId)).steps.find((s) => s.name === 'save_files')?.status === 'succeeded' ? true : undefined), { timeoutMs: 30_000, what: 'save_files' });
-    await services.git.stop();
-    await services.filesystem.stop();
-    const view = await waitForEnd(engine, sagaId);
-    expect(view.status).toBe('compensation_failed');
-    expect(view.failure?.step).toBe('create_snapshot');
-    const leftovers = view.failedCleanups.map((c) => `${c.store}:${c.key}`).sort();
-    expect(leftovers).toEqual(['filesystem:beta/p0.md', 'filesystem:beta/p1.md', 'filesystem:beta/p2.md', 'filesystem:beta/p3.md', 'filesystem:beta/p4.md', `git:beta/${sagaId}:create_snapshot`]);
-    expect(existsSync(path.join(projectDir('beta'), 'p0.md'))).toBe(true);
+  it('with the git service down past the retries, every saved file is deleted and an older file is untouched', async () => {
+    await mkdir(projectDir('delta'), { recursive: true });
+    await writeFile(path.join(projectDir('delta'), 'older.md'), 'older');
+    const files = [{ path: 'older.md', content: 'new text' }, ...Array.from({ length: 15 }, (_, i) => ({ path: `d${i}.md`, content: `page ${i}` }))];
+    const sagaId = await startSlowed('delta', files, () => gitProxy.refuse());
+    try {
+      const view = await waitForEnd(engine, sagaId);
+      // The snapshot's own undo cannot learn whether a snapshot was made while the git service is unreachable: that
+      // is its one leftover; the files are deleted all the same.
+      expect(view.status).toBe('compensation_failed');
+      expect(view.failure).toMatchObject({ reason: 'MAX_RETRIES_EXCEEDED', step: 'create_snapshot' });
+      expect(view.failedCleanups.map((c) => `${c.store}:${c.key}`)).toEqual([`git:delta/${sagaId}:create_snapshot`]);
+      expect(view.steps.find((s) => s.name === 'save_files')?.status).toBe('compensated');
+      for (let i = 0; i < 15; i++) expect(existsSync(path.join(projectDir('delta'), `d${i}.md`))).toBe(false);
+      expect(readFileSync(path.join(projectDir('delta'), 'older.md'), 'utf8')).toBe('new text');
+    } finally {
+      gitProxy.accept();
+    }
+  });
 
-    // While the services are down the janitor cannot clean: the rows stay.
-    const down = await engine.retryFailedCleanups(wikiCleaners(clients), { ids: view.failedCleanups.map((c) => c.id) });
-    expect(down.resolved).toBe(0);
-    await services.filesystem.restart();
-    await services.git.restart();
-    const pass = await engine.retryFailedCleanups(wikiCleaners(clients), { ids: view.failedCleanups.map((c) => c.id) });
-    expect(pass).toMatchObject({ attempted: 6, resolved: 6, failed: 0 });
-    for (const f of files) expect(existsSync(path.join(projectDir('beta'), f.path))).toBe(false);
-    // The checker's question for each leftover: gone.
-    const exists = wikiExists(clients);
-    for (const c of view.failedCleanups) expect(await exists[c.store as 'filesystem' | 'git']({ key: c.key, details: c.store === 'git' ? { idempotencyKey: `${sagaId}:create_snapshot` } : { createdBy: null } })).toBe(false);
+  it('a DELETE that fails during rollback leaves typed leftovers; a janitor pass removes them once the services are back', async () => {
+    const files = Array.from({ length: 15 }, (_, i) => ({ path: `p${i}.md`, content: `page ${i}` }));
+    const sagaId = await startSlowed('beta', files, () => gitProxy.refuse());
+    try {
+      // The git service stays unreachable (the snapshot is retried until it gives up); the filesystem service goes
+      // away once the files are saved, so the rollback's DELETEs cannot complete.
+      await waitFor(async () => ((await engine.get(sagaId)).steps.find((s) => s.name === 'save_files')?.status === 'succeeded' ? true : undefined), { timeoutMs: 30_000, intervalMs: 20, what: 'save_files' });
+      fsProxy.refuse();
+      const view = await waitForEnd(engine, sagaId);
+      expect(view.status).toBe('compensation_failed');
+      expect(view.failure?.step).toBe('create_snapshot');
+      const leftovers = view.failedCleanups.map((c) => `${c.store}:${c.key}`).sort();
+      expect(leftovers).toEqual([...files.map((f) => `filesystem:beta/${f.path}`), `git:beta/${sagaId}:create_snapshot`].sort());
+      expect(existsSync(path.join(projectDir('beta'), 'p0.md'))).toBe(true);
+
+      // While the services are unreachable the janitor cannot clean: the rows stay.
+      const ids = view.failedCleanups.map((c) => c.id);
+      const down = await engine.retryFailedCleanups(wikiCleaners(clients), { ids });
+      expect(down.resolved).toBe(0);
+      fsProxy.accept();
+      gitProxy.accept();
+      // The breakers opened while the services were unreachable: passes resolve the rows once they let calls through.
+      let resolved = 0;
+      await waitFor(async () => {
+        resolved += (await engine.retryFailedCleanups(wikiCleaners(clients), { ids })).resolved;
+        return resolved === 16 ? true : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 500, what: 'every leftover resolved' });
+      for (const f of files) expect(existsSync(path.join(projectDir('beta'), f.path))).toBe(false);
+      // The checker's question for each leftover: gone.
+      const exists = wikiExists(clients);
+      const rows = await sql<{ store: string; key: string; details: unknown }[]>`select store, key, details from failed_cleanups where saga_id = ${sagaId}`;
+      for (const r of rows) expect(await exists[r.store as 'filesystem' | 'git']({ key: r.key, details: r.details })).toBe(false);
+    } finally {
+      fsProxy.accept();
+      gitProxy.accept();
+    }
   });
 
   it('a wrong token: the services answer 401 and the saga ends UNAUTHORIZED having written nothing', async () => {
