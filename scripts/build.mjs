@@ -15,6 +15,8 @@ const APPS = {
   janitor: ['main'],
   checker: ['main'],
   'storage-admin': ['recover-main', 'rotate-keys-main'],
+  'filesystem-service': ['main'],
+  'git-service': ['main'],
 };
 const BUNDLED = /^(@ingest\/|drizzle-orm(\/|$))/;
 

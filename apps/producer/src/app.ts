@@ -13,6 +13,7 @@ import { registerDocumentRoutes } from './routes/documents.ts';
 import { registerOperationsRoutes } from './routes/operations.ts';
 import { registerOperatorRoutes } from './routes/operator.ts';
 import { registerSagaRoutes } from './routes/sagas.ts';
+import { registerWikiRoutes } from './routes/wiki-generations.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -131,6 +132,7 @@ export function buildProducerApp(options: ProducerAppOptions): FastifyInstance {
   // Before the saga routes: GET /v1/sagas (search) and GET /v1/sagas/:id are distinct routes either way.
   registerOperatorRoutes(app, runtime, ops);
   registerSagaRoutes(app, runtime);
+  registerWikiRoutes(app, runtime);
   // Bundled when the app is readied (app.ready() / listen()): fastify awaits registered plugins.
   app.register(async (instance) => registerConsoleRoutes(instance));
   return app;

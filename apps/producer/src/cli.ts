@@ -1,4 +1,5 @@
-// The producer's command-line client: `enqueue <file>` (optionally waiting with a progress bar) and `status <sagaId>`.
+// The producer's command-line client: `enqueue <file>` (optionally waiting with a progress bar), `wiki <projectId>
+// <filesDir>` (a wiki generation) and `status <sagaId>`.
 // Exit codes: 0 success; 1 a waited-for saga did not complete; 2 usage, configuration or HTTP errors.
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
@@ -68,6 +69,30 @@ async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.
         bar.stop();
       }
       process.stdout.write(`${formatFinalResult(final, Date.now() - started).join('\n')}\n`);
+      exitCode = final.status === 'completed' ? 0 : 1;
+    });
+
+  program
+    .command('wiki')
+    .description('start a wiki generation: save the files of <filesDir> (under SOURCE_ROOT) to project <projectId> and snapshot them')
+    .argument('<projectId>', 'the project the files belong to')
+    .argument('<filesDir>', 'directory of generated files, relative to SOURCE_ROOT or an absolute path inside it')
+    .requiredOption('--user <userId>', 'who asked for the generation')
+    .option('--idempotency-key <key>', 'same key → same saga')
+    .option('--wait', 'wait until the saga ends and print its outcome; exit 0 only if it completed')
+    .action(async (projectId: string, filesDir: string, options: { user: string; idempotencyKey?: string; wait?: boolean }) => {
+      const { settings, api } = connect();
+      const body = { projectId, userId: options.user, filesDir: toSourceRelative(filesDir, settings.sourceRoot) };
+      const accepted = await api.generateWiki(body, options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey });
+      process.stdout.write(`${JSON.stringify(accepted)}\n`);
+      if (!options.wait) return;
+      const final = await watchSaga(() => api.status(accepted.sagaId), { intervalMs: 500 });
+      // seeds/003's shapes: the result on success; the error and the saga's status with its steps otherwise.
+      const outcome =
+        final.status === 'completed'
+          ? final.result
+          : { status: 'failed', error: final.failure ? `${final.failure.reason}: ${final.failure.message}` : final.errors[0], saga_status: { saga_id: final.sagaId, state: final.state, steps: final.steps.map((s) => `${s.name}: ${s.status}`) } };
+      process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
       exitCode = final.status === 'completed' ? 0 : 1;
     });
 

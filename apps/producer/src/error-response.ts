@@ -29,6 +29,8 @@ const BODY_NOT_JSON = new Set(['FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CTP_EMP
 /** Chooses the answer for `err`, by its `code`/`name` so that errors from a duplicated module still map. */
 export function toErrorResponse(err: unknown): ErrorResponse {
   const e = describe(err);
+  // The wiki route's request errors carry their own status: 400, 413 (too many files) or 422 (unsafe path).
+  if (e.name === 'WikiRequestError') return answer(numberProp(err, 'status') ?? 400, e.code, e.message, { fields: fieldsOf(err) });
   if (e.code === 'INVALID_REQUEST' || e.name === 'InvalidRequestError') {
     return answer(400, 'INVALID_REQUEST', e.message, { fields: fieldsOf(err) });
   }

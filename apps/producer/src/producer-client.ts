@@ -10,6 +10,13 @@ export interface EnqueueBody {
   textPath?: string;
 }
 
+/** The body of POST /v1/wiki-generations as the CLI builds it (files by reference to a directory). */
+export interface WikiGenerationBody {
+  projectId: string;
+  userId: string;
+  filesDir: string;
+}
+
 /** Options of createProducerClient. */
 export interface ProducerClientOptions {
   /** Base URL without a trailing slash. */
@@ -23,6 +30,7 @@ export interface ProducerClientOptions {
 export interface ProducerClient {
   enqueue(body: EnqueueBody, options?: { idempotencyKey?: string }): Promise<{ sagaId: string; statusUrl: string }>;
   status(sagaId: string): Promise<IngestionStatus>;
+  generateWiki(body: WikiGenerationBody, options?: { idempotencyKey?: string }): Promise<{ sagaId: string; statusUrl: string }>;
 }
 
 /** Creates a client that authenticates every call with the internal token. */
@@ -61,6 +69,14 @@ export function createProducerClient(options: ProducerClientOptions): ProducerCl
       const answer = await call('POST', '/v1/documents', body, headers);
       if (!isRecord(answer) || typeof answer.sagaId !== 'string' || typeof answer.statusUrl !== 'string') {
         throw new ProducerUnreachableError(baseUrl, new Error('POST /v1/documents answered without sagaId'));
+      }
+      return { sagaId: answer.sagaId, statusUrl: answer.statusUrl };
+    },
+    async generateWiki(body, o = {}) {
+      const headers: Record<string, string> = o.idempotencyKey === undefined ? {} : { 'idempotency-key': o.idempotencyKey };
+      const answer = await call('POST', '/v1/wiki-generations', body, headers);
+      if (!isRecord(answer) || typeof answer.sagaId !== 'string' || typeof answer.statusUrl !== 'string') {
+        throw new ProducerUnreachableError(baseUrl, new Error('POST /v1/wiki-generations answered without sagaId'));
       }
       return { sagaId: answer.sagaId, statusUrl: answer.statusUrl };
     },

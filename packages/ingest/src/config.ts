@@ -81,6 +81,13 @@ const schema = z.object({
   ENCRYPT_AT_REST: z.enum(ENCRYPTION_POLICIES).default('confidential'),
   ENCRYPTION_KEYS: z.string().optional(),
   ENCRYPTION_ACTIVE_KEY_ID: z.string().optional(),
+  // The wiki-generation saga (packages/wiki, README "Wiki generation"): registered when all three are set.
+  FILESYSTEM_SERVICE_URL: url.optional(),
+  GIT_SERVICE_URL: url.optional(),
+  WIKI_SERVICE_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  WIKI_CALL_TIMEOUT_MS: int(100).default(10_000),
+  WIKI_MAX_FILE_BYTES: int(1).default(8 * 1024 * 1024),
+  WIKI_MAX_FILES: int(1).default(5000),
 });
 
 /** Every setting, typed. Secrets are kept out of logs by `redactedConfig`. */
@@ -106,6 +113,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (parsed.data.REDIS_CLUSTER && !/^\{.+\}$/.test(parsed.data.QUEUE_PREFIX)) {
     throw new ConfigError(['QUEUE_PREFIX: with REDIS_CLUSTER=true it must be hash-tagged, e.g. {ingest}, so each queue and lock key shares one slot']);
   }
+  const wiki = [parsed.data.FILESYSTEM_SERVICE_URL, parsed.data.GIT_SERVICE_URL, parsed.data.WIKI_SERVICE_TOKEN].filter((v) => v !== undefined).length;
+  if (wiki !== 0 && wiki !== 3) throw new ConfigError(['FILESYSTEM_SERVICE_URL, GIT_SERVICE_URL, WIKI_SERVICE_TOKEN: set all three to run the wiki saga, or none']);
   const keyProblem = checkKeyConfig(parsed.data);
   if (keyProblem) throw new ConfigError([keyProblem]);
   return parsed.data;
@@ -127,7 +136,7 @@ function checkKeyConfig(config: { ENCRYPTION_KEYS?: string | undefined; ENCRYPTI
 }
 
 // A webhook URL is a credential (Slack's carry their secret in the path).
-const SECRET_KEYS = new Set(['INTERNAL_TOKEN', 'INTERNAL_TOKENS', 'S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID', 'EMBEDDINGS_API_KEY', 'ALERT_WEBHOOK_URL', 'ENCRYPTION_KEYS']);
+const SECRET_KEYS = new Set(['INTERNAL_TOKEN', 'INTERNAL_TOKENS', 'S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID', 'EMBEDDINGS_API_KEY', 'ALERT_WEBHOOK_URL', 'ENCRYPTION_KEYS', 'WIKI_SERVICE_TOKEN']);
 
 /** The configuration with secrets and URL passwords masked, safe to log. */
 export function redactedConfig(config: IngestConfig): Record<string, unknown> {

@@ -6,6 +6,8 @@ import pino, { type Logger } from 'pino';
 import { SagaNotFoundError, createSagaEngine, toError } from '@ingest/saga-core';
 import { deliverAlerts, recordHeartbeat } from '@ingest/ops';
 import { createChunkStore, createS3Client, createUploader, migrateStorage } from '@ingest/storage';
+import { wikiSaga } from '@ingest/wiki';
+import { wikiClientsFromConfig } from './wiki-clients.ts';
 import type { IngestConfig } from './config.ts';
 import { DocumentNotFoundError } from './errors.ts';
 import { INGEST_SAGA, ingestSaga, type IngestInput } from './ingest-saga.ts';
@@ -93,12 +95,17 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
   });
   // Upload throughput for whoever exports metrics (the worker); listeners are wrapped so one that throws is harmless.
   const uploads = new EventEmitter();
+  // The wiki-generation saga (packages/wiki) runs in the same fleet when its services are configured.
+  const wikiClients = wikiClientsFromConfig(config);
   const engine = await createSagaEngine({
     sql,
     redisUrl: config.REDIS_URL,
     redisCluster: config.REDIS_CLUSTER,
     redisSeeds: config.REDIS_CLUSTER_NODES,
-    sagas: [ingestSaga({ config, uploader, stores, leftoverStores, onUploadedBytes: (bytes) => uploads.emit('bytes', bytes) })],
+    sagas: [
+      ingestSaga({ config, uploader, stores, leftoverStores, onUploadedBytes: (bytes) => uploads.emit('bytes', bytes) }),
+      ...(wikiClients ? [wikiSaga({ ...wikiClients, maxFileBytes: config.WIKI_MAX_FILE_BYTES, attempts: config.STORE_RETRY_ATTEMPTS, backoffMs: config.STORE_RETRY_BACKOFF_MS })] : []),
+    ],
     prefix: config.QUEUE_PREFIX,
     logger,
     leaseMs: config.STEP_LEASE_MS,
@@ -279,6 +286,8 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     async close() {
       await engine.close();
       chunkStore.close();
+      wikiClients?.filesystem.shutdown();
+      wikiClients?.git.shutdown();
       for (const c of clients.values()) await c.end({ timeout: 5 });
     },
   };

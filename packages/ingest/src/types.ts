@@ -2,7 +2,7 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AlertDeliveryResult } from '@ingest/ops';
-import type { SagaEngine, SagaEventView, SagaStats } from '@ingest/saga-core';
+import type { JsonValue, SagaEngine, SagaEventView, SagaStats } from '@ingest/saga-core';
 import type { IngestConfig } from './config.ts';
 
 /** Upload progress as the API reports it. */
@@ -33,6 +33,8 @@ export interface IngestionStatus {
   success: boolean;
   documentId: string | null;
   operationId: string | null;
+  /** A completed saga's result: its last step's output (the wiki saga's {status, files_created, snapshot_id, message}). */
+  result: JsonValue | null;
   rollbackPerformed: boolean;
   rollbackStatus: 'success' | 'partial_failure' | null;
   errors: string[];

@@ -64,6 +64,15 @@ describe('loadConfig', () => {
     expect(shown).toContain('postgres://app:***@db:5432/x');
   });
 
+  it('takes the wiki saga\'s three settings together or not at all, and masks its token', () => {
+    const base = { REDIS_URL: 'redis://r:6379', DATABASE_URL: 'postgres://p/x' };
+    expect(loadConfig(base).FILESYSTEM_SERVICE_URL).toBeUndefined();
+    expect(() => loadConfig({ ...base, FILESYSTEM_SERVICE_URL: 'http://fs:6001' })).toThrow(/FILESYSTEM_SERVICE_URL, GIT_SERVICE_URL, WIKI_SERVICE_TOKEN: set all three/);
+    const c = loadConfig({ ...base, FILESYSTEM_SERVICE_URL: 'http://fs:6001', GIT_SERVICE_URL: 'http://git:6003', WIKI_SERVICE_TOKEN: 'wiki-secret-token-0123' });
+    expect(c).toMatchObject({ WIKI_CALL_TIMEOUT_MS: 10_000, WIKI_MAX_FILES: 5000 });
+    expect(JSON.stringify(redactedConfig(c))).not.toContain('wiki-secret-token-0123');
+  });
+
   it('validates the encoding settings, naming the variable and never echoing key material', () => {
     const key = Buffer.alloc(32, 7).toString('base64');
     const c = loadConfig({ ...services, ENCRYPTION_KEYS: `old:${Buffer.alloc(32, 1).toString('base64')},new:${key}`, ENCRYPTION_ACTIVE_KEY_ID: 'new' });

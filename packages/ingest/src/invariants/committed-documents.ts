@@ -6,6 +6,7 @@ import { type ChunkCipher, chunkRefOf, isRetryableStorageError, openOperationCip
 import { forEachBounded } from './bounded.ts';
 import type { CheckContext } from './check-context.ts';
 import { isUuid } from './document-rows.ts';
+import { INGEST_SAGA } from '../ingest-saga.ts';
 
 const { sagaInstances, sagaSteps } = sagaSchema;
 const { documents, vectorChunks, graphNodes, graphEdges, securityRecords, uploadOperations, uploadChunks } = storageSchema;
@@ -29,7 +30,8 @@ export async function scanCommittedDocuments(ctx: CheckContext): Promise<void> {
     const page = await ctx.sagaDb
       .select({ id: sagaInstances.id, input: sagaInstances.input })
       .from(sagaInstances)
-      .where(after === null ? eq(sagaInstances.status, 'completed') : and(eq(sagaInstances.status, 'completed'), gt(sagaInstances.id, after)))
+      // Only ingestion sagas commit documents; other sagas of the fleet (the wiki saga) commit elsewhere.
+      .where(and(eq(sagaInstances.status, 'completed'), eq(sagaInstances.name, INGEST_SAGA), ...(after === null ? [] : [gt(sagaInstances.id, after)])))
       .orderBy(asc(sagaInstances.id))
       .limit(ctx.options.pageSize);
     for (const saga of page) await checkCommitment(ctx, await commitmentOf(ctx, saga.id, saga.input));

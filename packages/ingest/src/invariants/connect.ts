@@ -5,6 +5,10 @@ import { createChunkStore, createS3Client } from '@ingest/storage';
 import type { IngestConfig } from '../config.ts';
 import { keyProviderFromConfig } from '../at-rest-encoding.ts';
 import type { InvariantDeps } from './invariant-deps.ts';
+import { WIKI_SAGA, wikiStoreRegistry } from '@ingest/wiki';
+import { INGEST_SAGA } from '../ingest-saga.ts';
+import { ingestStoreRegistry } from '../leftover-stores.ts';
+import { wikiClientsFromConfig } from '../wiki-clients.ts';
 import type { RowStore } from './violation.ts';
 
 /** The checker's collaborators plus close(). */
@@ -41,10 +45,13 @@ export function connectInvariantDeps(config: IngestConfig): InvariantConnections
   });
   const chunkStore = createChunkStore({ client: s3, bucket: config.S3_BUCKET });
   const keyProvider = keyProviderFromConfig(config);
+  // A fleet that runs the wiki saga: its leftovers are checked through its own store registry.
+  const wiki = wikiClientsFromConfig(config);
   return {
     sql,
     storeSql,
     chunkStore,
+    ...(wiki ? { leftoverStores: { [INGEST_SAGA]: ingestStoreRegistry({ sql, chunkStore, storeSql }), [WIKI_SAGA]: wikiStoreRegistry(wiki) } } : {}),
     ...(keyProvider ? { keyProvider } : {}),
     async close() {
       chunkStore.close();
