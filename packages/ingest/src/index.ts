@@ -34,3 +34,4 @@ export {
   type ViolationKind,
   type RowStore,
 } from './invariants/index.ts';
+export { surviveLostConnectionRejections } from './lost-connection-rejections.ts';
