@@ -10,6 +10,7 @@ import { createServiceSet, freePort, stopAllProcesses, waitFor, type ServiceSet,
 import { MiB, REPO_ROOT, createE2eWorld, type E2eWorld } from './world.ts';
 
 const DOCUMENTS = 8;
+const TERMINATION_ROUNDS = 6;
 
 
 /** Whether the process is still the one we started (it never exited). */
@@ -72,15 +73,18 @@ describe('PostgreSQL restarts under the fleet', () => {
     const admin = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
     const database = new URL(w.env.DATABASE_URL!).pathname.slice(1);
     try {
-      // Every connection of the fleet to the test database is cut while it is in use.
-      await waitFor(
-        async () => {
-          const rows = await admin`select pid from pg_stat_activity where datname = ${database} and pid <> pg_backend_pid()`;
-          return rows.length > 0 ? rows : undefined;
-        },
-        { timeoutMs: 30_000, what: 'the fleet to reconnect to the restarted database' },
-      );
-      await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${database} and pid <> pg_backend_pid()`;
+      // Every connection of the fleet to the test database is cut while it is in use, several times over: each round
+      // waits for the fleet to have reconnected, so the cuts also land on connections that are still starting up.
+      for (let round = 0; round < TERMINATION_ROUNDS; round++) {
+        await waitFor(
+          async () => {
+            const rows = await admin`select pid from pg_stat_activity where datname = ${database} and pid <> pg_backend_pid()`;
+            return rows.length > 0 ? rows : undefined;
+          },
+          { timeoutMs: 30_000, what: 'the fleet to reconnect to the database' },
+        );
+        await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${database} and pid <> pg_backend_pid()`;
+      }
     } finally {
       await admin.end();
     }

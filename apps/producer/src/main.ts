@@ -1,6 +1,6 @@
 // Entry point of the producer: configuration → logger → ingestion runtime → HTTP API, with graceful shutdown.
 import closeWithGrace from 'close-with-grace';
-import { surviveLostConnectionRejections, startIngestRuntime, redactedConfig } from '@ingest/ingest';
+import { startIngestRuntime, redactedConfig } from '@ingest/ingest';
 import { buildProducerApp } from './app.ts';
 import { createProducerLogger } from './logger.ts';
 import { loadProducerConfig } from './settings.ts';
@@ -18,12 +18,9 @@ async function main(): Promise<void> {
   const app = buildProducerApp({ runtime, tokens, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE, logger });
 
   // A second signal, or a close that outlasts the grace, exits 1 at once (close-with-grace).
-  surviveLostConnectionRejections(logger);
   closeWithGrace(
     {
       delay: SHUTDOWN_GRACE_MS,
-      // surviveLostConnectionRejections rethrows every other unhandled rejection as an uncaught exception.
-      skip: ['unhandledRejection'],
       logger: { error: (message: unknown) => logger.error({ detail: String(message) }, 'forced shutdown') },
     },
     async ({ signal, err }) => {

@@ -2,7 +2,7 @@
 // METRICS_PORT. SIGTERM drains (running steps hand their job back, locks stay with their sagas) and exits 0.
 import closeWithGrace from 'close-with-grace';
 import pino from 'pino';
-import { surviveLostConnectionRejections, startIngestRuntime, loadConfig, redactedConfig } from '@ingest/ingest';
+import { startIngestRuntime, loadConfig, redactedConfig } from '@ingest/ingest';
 import { startAlertRelay } from './alert-relay.ts';
 import { buildMetricsServer } from './metrics-server.ts';
 import { workerRunOptions } from './worker-options.ts';
@@ -21,12 +21,9 @@ async function main(): Promise<void> {
   const alerts = startAlertRelay(() => runtime.deliverAlerts(), config.ALERT_DELIVERY_INTERVAL_MS, logger);
 
   // A second signal, or a drain that outlasts the timeout, exits 1 at once (close-with-grace).
-  surviveLostConnectionRejections(logger);
   closeWithGrace(
     {
       delay: DRAIN_TIMEOUT_MS,
-      // surviveLostConnectionRejections rethrows every other unhandled rejection as an uncaught exception.
-      skip: ['unhandledRejection'],
       logger: { error: (message: unknown) => logger.error({ detail: String(message) }, 'forced shutdown') },
     },
     async ({ signal, err }) => {

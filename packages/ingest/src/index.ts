@@ -34,4 +34,3 @@ export {
   type ViolationKind,
   type RowStore,
 } from './invariants/index.ts';
-export { surviveLostConnectionRejections } from './lost-connection-rejections.ts';
