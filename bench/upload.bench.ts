@@ -18,7 +18,7 @@ import postgres from 'postgres';
 // Only the S3 client module, not the package index: the lib-storage child must not load drizzle-orm (see NOTES).
 import { createS3Client, readS3Settings } from '../packages/storage/src/s3-client.ts';
 import { hasFlag, intOption, requireServiceEnv } from './lib/cli.ts';
-import { fmt, markdownTable, upsertSection } from './lib/report.ts';
+import { fmt, markdownTable, sectionBody, upsertSection } from './lib/report.ts';
 import { createScratchDatabase } from './lib/scratch.ts';
 import { percentile } from './lib/stats.ts';
 import { type EncodingVariant, runEncodingRows } from './lib/encoding-rows.ts';
@@ -258,23 +258,14 @@ async function main(): Promise<void> {
   process.stdout.write(`${targets.map((t) => `- ${t}`).join('\n')}\n`);
   if (!write) return;
   const nodeVersion = process.version;
-  const body = [
-    `Our uploader (8 MiB chunks, 4 in flight, per-chunk SHA-256 and MD5, whole-file SHA-256, a PostgreSQL manifest row per chunk) against \`@aws-sdk/lib-storage\` \`Upload\` of the same file to the same server with partSize 8 MiB and queueSize 4 (multipart, no hashing of its own beyond SigV4), and \`sha256sum\` of the file (the single-core hashing floor). Files of random bytes, written once to a temp dir (so read from the page cache) and deleted after. Each upload runs in its own child process (\`node --import tsx\`); the child resets its VmHWM after start-up (write 5 to /proc/self/clear_refs), so "upload peak RSS" is the process's peak while uploading and "added" is that minus its RSS when the upload began. Medians of ${runs} runs, interleaved.`,
-    '',
-    `- Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-    `- Machine: ${os.cpus().length} cores (${cpuModel()}), shared with other work (1-minute load ${fmt(loadAtStart, 2)} at the start); ${fmt(os.totalmem() / 2 ** 30, 0)} GiB RAM; s3rver (npm) and PostgreSQL 15 on loopback, both on the same 2 cores; Node ${nodeVersion}`,
-    '- Command: `npm run bench:upload` (i.e. `npx tsx bench/upload.bench.ts`)',
-    '',
+  const body = sectionBody({
+    intro: `Our uploader (8 MiB chunks, 4 in flight, per-chunk SHA-256 and MD5, whole-file SHA-256, a PostgreSQL manifest row per chunk) against \`@aws-sdk/lib-storage\` \`Upload\` of the same file to the same server with partSize 8 MiB and queueSize 4 (multipart, no hashing of its own beyond SigV4), and \`sha256sum\` of the file (the single-core hashing floor). Files of random bytes, written once to a temp dir (so read from the page cache) and deleted after. Each upload runs in its own child process (\`node --import tsx\`); the child resets its VmHWM after start-up (write 5 to /proc/self/clear_refs), so "upload peak RSS" is the process's peak while uploading and "added" is that minus its RSS when the upload began. Medians of ${runs} runs, interleaved.`,
+    machine: `${os.cpus().length} cores (${cpuModel()}), shared with other work (1-minute load ${fmt(loadAtStart, 2)} at the start); ${fmt(os.totalmem() / 2 ** 30, 0)} GiB RAM; s3rver (npm) and PostgreSQL 15 on loopback, both on the same 2 cores; Node ${nodeVersion}`,
+    command: '`npm run bench:upload` (i.e. `npx tsx bench/upload.bench.ts`)',
     table,
-    '',
-    'Targets:',
-    '',
-    ...targets.map((t) => `- ${t}`),
-    '',
-    'Notes:',
-    '',
-    ...NOTES.map((n) => `- ${n}`),
-  ].join('\n');
+    targets,
+    notes: NOTES,
+  });
   upsertSection(path.join(ROOT, 'BENCHMARKS.md'), '## Upload', body);
   process.stderr.write('BENCHMARKS.md: ## Upload updated\n');
 }

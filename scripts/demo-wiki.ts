@@ -2,61 +2,17 @@
 // a worker as real processes; runs one generation that succeeds and one whose snapshot the git service refuses
 // (a frozen project), and prints both outcomes: the result, and the rollback that deleted the saved files.
 // Options (environment): DEMO_DIR (default .data/demo-wiki).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT as root, demoProcesses, freePort, waitHealthy } from './lib/demo-processes.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = path.resolve(process.env.DEMO_DIR ?? path.join(root, '.data/demo-wiki'));
-const children: ChildProcess[] = [];
+const { start, stopAll } = demoProcesses('demo:wiki');
 
 function log(line: string): void {
   process.stdout.write(`[demo:wiki] ${line}\n`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function start(name: string, script: string, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, script)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  const keep: string[] = [];
-  const onLine = (d: Buffer) => {
-    keep.push(d.toString());
-    if (keep.length > 50) keep.shift();
-  };
-  child.stdout?.on('data', onLine);
-  child.stderr?.on('data', onLine);
-  child.once('exit', (code, signal) => {
-    if (code !== 0 && signal === null) process.stderr.write(`[demo:wiki] ${name} exited with ${code}:\n${keep.join('')}\n`);
-  });
-  return child;
-}
-
-async function waitHealthy(url: string, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${what} did not become healthy at ${url} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 async function main(): Promise<number> {
@@ -150,8 +106,6 @@ try {
 } catch (err) {
   process.stderr.write(`[demo:wiki] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
 } finally {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-  await Promise.all(children.map((c) => Promise.race([new Promise((r) => c.once('exit', r)), new Promise((r) => setTimeout(r, 10_000))])));
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await stopAll();
 }
 process.exit(code);

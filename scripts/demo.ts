@@ -1,36 +1,21 @@
 // The main job: generate a large file, run producer + worker as real processes, ingest the file through the CLI
 // with a progress bar, run the janitor once, read the stored document back and compare it byte for byte.
 // Options (environment): DEMO_SIZE_MIB (default 256), DEMO_DIR (default .data/demo).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
+import { ROOT as root, demoProcesses, exited, freePort, waitHealthy } from './lib/demo-processes.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const sizeMiB = Number(process.env.DEMO_SIZE_MIB ?? 256);
 const dir = path.resolve(process.env.DEMO_DIR ?? path.join(root, '.data/demo'));
 const sources = path.join(dir, 'sources');
-const children: ChildProcess[] = [];
+const { start, stopAll } = demoProcesses('demo');
 
 function log(line: string): void {
   process.stdout.write(`[demo] ${line}\n`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Random bytes, 8 MiB at a time, so generating the file never holds it in memory. */
@@ -71,49 +56,6 @@ async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) h.update(chunk as Buffer);
   return h.digest('hex');
-}
-
-function start(name: string, script: string, env: NodeJS.ProcessEnv, args: string[] = [], inherit = false): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, script), ...args], {
-    cwd: root,
-    env,
-    stdio: inherit ? ['ignore', 'pipe', 'inherit'] : ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  if (!inherit) {
-    const keep: string[] = [];
-    const onLine = (d: Buffer) => {
-      keep.push(d.toString());
-      if (keep.length > 50) keep.shift();
-    };
-    child.stdout?.on('data', onLine);
-    child.stderr?.on('data', onLine);
-    child.once('exit', (code, signal) => {
-      if (code !== 0 && signal === null) process.stderr.write(`[demo] ${name} exited with ${code}:\n${keep.join('')}\n`);
-    });
-  }
-  return child;
-}
-
-async function waitHealthy(url: string, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${what} did not become healthy at ${url} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function exited(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code ?? 1));
-  });
 }
 
 async function main(): Promise<number> {
@@ -191,8 +133,6 @@ try {
 } catch (err) {
   process.stderr.write(`[demo] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
 } finally {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-  await Promise.all(children.map((c) => Promise.race([exited(c), new Promise((r) => setTimeout(r, 10_000))])));
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await stopAll();
 }
 process.exit(code);

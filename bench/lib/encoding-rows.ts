@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
-import { fmt, markdownTable, upsertSection } from './report.ts';
+import { fmt, markdownTable, sectionBody, upsertSection } from './report.ts';
 import { createScratchDatabase } from './scratch.ts';
 import { requireServiceEnv } from './cli.ts';
 import { percentile } from './stats.ts';
@@ -153,23 +153,14 @@ export async function runEncodingRows(o: EncodingRowsOptions): Promise<void> {
   ];
   process.stdout.write(`${targets.map((t) => `- ${t}`).join('\n')}\n`);
   if (!o.write) return;
-  const body = [
-    `Our uploader (8 MiB chunks, 4 in flight) with encoding at rest against itself with plain chunks, in the same run: random bytes (the adaptive path's overhead: each chunk is sampled, found incompressible and stored raw) and realistic text (TypeScript's own \`lib/*.d.ts\` from the \`typescript\` npm package, ${fmt(3.7, 1)} MB of English doc comments and declarations concatenated and cycled, longer than zstd-3's 2 MiB window so the cycling does not flatter the ratio). Encryption: AES-256-GCM under a per-document data key (synthetic nonce, stored SHA-256 and MD5 of the ciphertext). Each upload runs in its own child process; "upload peak RSS" and "added" as in the Upload section. "source / stored" is source bytes over the bytes the bucket holds. Medians of ${o.runs} runs, interleaved.`,
-    '',
-    `- Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-    `- Machine: ${os.cpus().length} cores, shared with other work (1-minute load ${fmt(loadAtStart, 2)} at the start); s3rver and PostgreSQL on loopback on the same cores; Node ${process.version}`,
-    '- Command: `npm run bench:upload -- --only encoding` (the whole `npm run bench:upload` runs these rows first)',
-    '',
+  const body = sectionBody({
+    intro: `Our uploader (8 MiB chunks, 4 in flight) with encoding at rest against itself with plain chunks, in the same run: random bytes (the adaptive path's overhead: each chunk is sampled, found incompressible and stored raw) and realistic text (TypeScript's own \`lib/*.d.ts\` from the \`typescript\` npm package, ${fmt(3.7, 1)} MB of English doc comments and declarations concatenated and cycled, longer than zstd-3's 2 MiB window so the cycling does not flatter the ratio). Encryption: AES-256-GCM under a per-document data key (synthetic nonce, stored SHA-256 and MD5 of the ciphertext). Each upload runs in its own child process; "upload peak RSS" and "added" as in the Upload section. "source / stored" is source bytes over the bytes the bucket holds. Medians of ${o.runs} runs, interleaved.`,
+    machine: `${os.cpus().length} cores, shared with other work (1-minute load ${fmt(loadAtStart, 2)} at the start); s3rver and PostgreSQL on loopback on the same cores; Node ${process.version}`,
+    command: '`npm run bench:upload -- --only encoding` (the whole `npm run bench:upload` runs these rows first)',
     table,
-    '',
-    'Targets:',
-    '',
-    ...targets.map((t) => `- ${t}`),
-    '',
-    'Notes:',
-    '',
-    ...NOTES.map((n) => `- ${n}`),
-  ].join('\n');
+    targets,
+    notes: NOTES,
+  });
   upsertSection(path.join(o.root, 'BENCHMARKS.md'), '## Upload: encoding at rest', body);
   process.stderr.write('BENCHMARKS.md: ## Upload: encoding at rest updated\n');
 }

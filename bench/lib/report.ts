@@ -39,3 +39,36 @@ export function upsertSection(path: string, heading: string, body: string): void
   writeFileSync(tmp, text);
   renameSync(tmp, path);
 }
+
+/** What a benchmark's BENCHMARKS.md section says, in the order every section says it. */
+export interface SectionReport {
+  intro: string;
+  /** The "- Machine:" line, without the prefix. */
+  machine: string;
+  /** The "- Command:" line, without the prefix. */
+  command: string;
+  table: string;
+  targets: readonly string[];
+  notes: readonly string[];
+}
+
+/** The body of a benchmark section: what was compared, when, where and how, the table, the targets and the notes. */
+export function sectionBody(r: SectionReport): string {
+  return [
+    r.intro,
+    '',
+    `- Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    `- Machine: ${r.machine}`,
+    `- Command: ${r.command}`,
+    '',
+    r.table,
+    '',
+    'Targets:',
+    '',
+    ...r.targets.map((t) => `- ${t}`),
+    '',
+    'Notes:',
+    '',
+    ...r.notes.map((n) => `- ${n}`),
+  ].join('\n');
+}

@@ -1,5 +1,6 @@
 // The console's pages: overview, saga list, saga page, leftovers, dead letters. Each returns the tick its poller runs.
 /// <reference lib="dom" />
+import type { CleanupSummary as Cleanup, DeadLetter } from '@ingest/ops';
 import { api, download } from './api.ts';
 import { formatBytes, formatSeconds, h, progressBar, render } from './dom.ts';
 
@@ -57,27 +58,6 @@ interface SagaEvent {
   at: string;
 }
 
-interface Cleanup {
-  id: number;
-  sagaId: string;
-  step: string;
-  store: string;
-  key: string;
-  error: string;
-  lastError: string | null;
-  attempts: number;
-  nextAttemptAt: string;
-  resolvedAt: string | null;
-}
-
-interface DeadLetter {
-  id: number;
-  queue: string;
-  jobId: string | null;
-  data: unknown;
-  reason: string;
-  createdAt: string;
-}
 
 /** What a page gives the router: the tick to poll. */
 export type Tick = () => Promise<void>;

@@ -83,6 +83,8 @@ export {
 } from './validated-source.ts';
 /** The bytes of an open source, read abortably. */
 export { readSourceBytes } from './source-file.ts';
+
+export { forEachBounded } from './bounded.ts';
 /** Rows of upload operations and manifests. */
 export type { OperationRecord, ManifestRow } from './manifest.ts';
 /** Key layout of chunks. */

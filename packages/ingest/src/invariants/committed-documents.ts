@@ -2,8 +2,7 @@
 // ones its manifest and document row claim (HEAD sizes and checksums; with `deep`, every chunk read back and hashed).
 import { and, asc, count, eq, gt, inArray } from 'drizzle-orm';
 import { sagaSchema } from '@ingest/saga-core';
-import { type ChunkCipher, chunkRefOf, isRetryableStorageError, openOperationCipher, readChunk, storageErrorCode, storageSchema } from '@ingest/storage';
-import { forEachBounded } from './bounded.ts';
+import { type ChunkCipher, chunkRefOf, forEachBounded, isRetryableStorageError, openOperationCipher, readChunk, storageErrorCode, storageSchema } from '@ingest/storage';
 import type { CheckContext } from './check-context.ts';
 import { isUuid } from './document-rows.ts';
 import { INGEST_SAGA } from '../ingest-saga.ts';

@@ -1,8 +1,7 @@
 // Scans the bucket operation by operation (the listing is sorted by key, so an operation's chunks are contiguous)
 // and reports objects that no live saga, committed document or recorded leftover accounts for.
 import { and, eq, inArray } from 'drizzle-orm';
-import { bucketManifestKey, storageSchema } from '@ingest/storage';
-import { forEachBounded } from './bounded.ts';
+import { bucketManifestKey, forEachBounded, storageSchema } from '@ingest/storage';
 import type { CheckContext } from './check-context.ts';
 import { recordedKeys } from './recorded-leftovers.ts';
 import { isLive, sagaOfOperation, sagaStatus, type SagaRef } from './saga-lookup.ts';
