@@ -79,8 +79,9 @@ export async function pruneHistory(core: EngineCore, options: PruneHistoryOption
   // Keyset over (finished_at, id) within the call, so sagas held back do not hide the ones after them.
   let after: { at: string; id: string } | null = null;
   for (let i = 0; i < maxBatches; i++) {
-    const due: { id: string; name: string; status: SagaStatus; input: JsonValue; finished_at: Date }[] = await core.sql`
-      select s.id, s.name, s.status, s.input, s.finished_at from saga_instances s
+    // finished_at as text: exact to the microsecond, so the keyset neither skips nor repeats a saga.
+    const due: { id: string; name: string; status: SagaStatus; input: JsonValue; at: string }[] = await core.sql`
+      select s.id, s.name, s.status, s.input, s.finished_at::text as at from saga_instances s
        where s.history_pruned_at is null and s.status in ${core.sql(ENDED)} and s.finished_at <= ${cutoff}::timestamptz
          and (${after === null}::boolean or (s.finished_at, s.id) > (${after?.at ?? cutoff}::timestamptz, ${after?.id ?? '00000000-0000-0000-0000-000000000000'}::uuid))
          and not exists (select 1 from failed_cleanups f where f.saga_id = s.id and f.resolved_at is null)
@@ -88,7 +89,7 @@ export async function pruneHistory(core: EngineCore, options: PruneHistoryOption
        limit ${batchSize}`;
     const last = due[due.length - 1];
     if (!last) break;
-    after = { at: last.finished_at.toISOString(), id: last.id };
+    after = { at: last.at, id: last.id };
     const released = options.release ? new Set(await options.release(due.map(({ id, name, status, input }) => ({ id, name, status, input })))) : null;
     const ids = released ? due.filter((s) => released.has(s.id)).map((s) => s.id) : due.map((s) => s.id);
     result.held += due.length - ids.length;
