@@ -34,4 +34,5 @@ export {
   type ViolationKind,
   type RowStore,
 } from './invariants/index.ts';
+export type { RetentionSummary } from './retention.ts';
 export { surviveLostConnectionRejections } from './lost-connection-rejections.ts';
