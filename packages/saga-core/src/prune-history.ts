@@ -44,8 +44,6 @@ export interface PruneHistoryResult {
   held: number;
 }
 
-const ENDED: readonly SagaStatus[] = ['completed', 'compensated', 'compensation_failed', 'failed'];
-
 /** Deletes delivered outbox rows, a batch at a time (a delivered row is never read again: see below). */
 export async function pruneDeliveredOutbox(core: EngineCore, batchSize = 500, maxBatches = 20): Promise<number> {
   // Safe to delete at once: the relay reads only rows with dispatched_at null, a job marks only its own row and only
@@ -76,14 +74,16 @@ export async function pruneHistory(core: EngineCore, options: PruneHistoryOption
   const result: PruneHistoryResult = { outboxDelivered: 0, sagasPruned: 0, sagasForgotten: 0, historyRows: 0, held: 0 };
   result.outboxDelivered = await pruneDeliveredOutbox(core, batchSize, maxBatches);
   const cutoff = new Date(Date.now() - options.retainMs).toISOString();
-  // Keyset over (finished_at, id) within the call, so sagas held back do not hide the ones after them.
-  let after: { at: string; id: string } | null = null;
+  // Keyset over (finished_at, id) within the call, so sagas held back do not hide the ones after them. The ended
+  // statuses are written out, not bound: a generic plan can then still prove the partial index saga_instances_prunable.
+  let after = { at: '-infinity', id: '00000000-0000-0000-0000-000000000000' };
   for (let i = 0; i < maxBatches; i++) {
     // finished_at as text: exact to the microsecond, so the keyset neither skips nor repeats a saga.
     const due: { id: string; name: string; status: SagaStatus; input: JsonValue; at: string }[] = await core.sql`
       select s.id, s.name, s.status, s.input, s.finished_at::text as at from saga_instances s
-       where s.history_pruned_at is null and s.status in ${core.sql(ENDED)} and s.finished_at <= ${cutoff}::timestamptz
-         and (${after === null}::boolean or (s.finished_at, s.id) > (${after?.at ?? cutoff}::timestamptz, ${after?.id ?? '00000000-0000-0000-0000-000000000000'}::uuid))
+       where s.history_pruned_at is null and s.status in ('completed', 'compensated', 'compensation_failed', 'failed')
+         and s.finished_at <= ${cutoff}::timestamptz
+         and (s.finished_at, s.id) > (${after.at}::timestamptz, ${after.id}::uuid)
          and not exists (select 1 from failed_cleanups f where f.saga_id = s.id and f.resolved_at is null)
        order by s.finished_at, s.id
        limit ${batchSize}`;
@@ -110,7 +110,7 @@ function deleteHistory(core: EngineCore, ids: readonly string[], cutoff: string)
   return core.sql<{ sagas: string; forgotten: string; steps: string; events: string; outbox: string; cleanups: string }[]>`
     with victims as (
       select s.id, s.status from saga_instances s
-       where s.id = any(${ids}::uuid[]) and s.history_pruned_at is null and s.status in ${core.sql(ENDED)}
+       where s.id = any(${ids}::uuid[]) and s.history_pruned_at is null and s.status in ('completed', 'compensated', 'compensation_failed', 'failed')
          and s.finished_at <= ${cutoff}::timestamptz
          and not exists (select 1 from failed_cleanups f where f.saga_id = s.id and f.resolved_at is null)
        for update of s skip locked
