@@ -35,6 +35,9 @@ interface Options {
 interface Sample {
   sagas: number;
   rows: Record<(typeof TABLES)[number], number>;
+  /** pg_total_relation_size of saga_instances, and of the other engine tables together (the saga history). */
+  instanceBytes: number;
+  historyBytes: number;
   totalBytes: number;
   /** Wall time of the retention pass, ms (0 without pruning). */
   pruneMs: number;
@@ -90,13 +93,15 @@ async function runRound(engine: SagaEngine, ended: Map<string, () => void>, firs
 
 async function sample(sql: Sql, sagas: number, pruneMs: number, pruned: number): Promise<Sample> {
   const rows = {} as Sample['rows'];
-  let totalBytes = 0;
+  let instanceBytes = 0;
+  let historyBytes = 0;
   for (const t of TABLES) {
     const [r] = await sql<{ n: number; bytes: string }[]>`select (select count(*)::int from ${sql(t)}) as n, pg_total_relation_size(${t}::regclass)::text as bytes`;
     rows[t] = r?.n ?? 0;
-    totalBytes += Number(r?.bytes ?? 0);
+    if (t === 'saga_instances') instanceBytes = Number(r?.bytes ?? 0);
+    else historyBytes += Number(r?.bytes ?? 0);
   }
-  return { sagas, rows, totalBytes, pruneMs, pruned };
+  return { sagas, rows, instanceBytes, historyBytes, totalBytes: instanceBytes + historyBytes, pruneMs, pruned };
 }
 
 /** One run on its own scratch database: rounds of sagas, a retention pass after each when `prune`. */
@@ -155,16 +160,17 @@ function render(o: Options, pruned: Sample[], unpruned: Sample[], load: number):
       `${k(p.rows.saga_steps)} / ${k(u.rows.saga_steps)}`,
       `${k(p.rows.saga_events)} / ${k(u.rows.saga_events)}`,
       `${k(p.rows.saga_outbox)} / ${k(u.rows.saga_outbox)}`,
-      `${mib(p.totalBytes)} / ${mib(u.totalBytes)}`,
+      `${mib(p.historyBytes)} / ${mib(u.historyBytes)}`,
+      `${mib(p.instanceBytes)} / ${mib(u.instanceBytes)}`,
       fmt(p.pruneMs, 0),
     ];
   });
-  const table = markdownTable(['sagas ended', 'saga_instances', 'saga_steps', 'saga_events', 'saga_outbox', 'engine tables, MiB', 'retention pass, ms'], rows);
+  const table = markdownTable(['sagas ended', 'saga_instances', 'saga_steps', 'saga_events', 'saga_outbox', 'history tables, MiB', 'saga_instances, MiB', 'retention pass, ms'], rows);
   const last = { p: pruned.at(-1)!, u: unpruned.at(-1)! };
   const half = pruned[Math.floor(pruned.length / 2)]!;
   const date = new Date().toISOString().replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC');
   return [
-    `${o.sagas} sagas of ${STEPS} no-op steps (every ${ROLLBACK_EVERY}th rolls back at its last step), in rounds of ${o.round} with ${o.inFlight} in flight (workers at concurrency ${o.concurrency}), twice on fresh databases: with a retention pass after each round (\`engine.pruneHistory\`, what the janitor's pass runs, retention ${o.retainMs} ms, default batches of 500, at most 20 per kind) and without. After each round both runs VACUUM the engine tables (standing in for autovacuum) and sample row counts and \`pg_total_relation_size\` (table + indexes + TOAST). Cells: **with retention / without**.`,
+    `${o.sagas} sagas of ${STEPS} no-op steps (every ${ROLLBACK_EVERY}th rolls back at its last step), in rounds of ${o.round} with ${o.inFlight} in flight (workers at concurrency ${o.concurrency}), twice on fresh databases: with a retention pass after each round (\`engine.pruneHistory\`, what the janitor's pass runs, retention ${o.retainMs} ms, default batches of 500, at most 20 per kind) and without. After each round both runs VACUUM the engine tables (standing in for autovacuum) and sample row counts and \`pg_total_relation_size\` (table + indexes + TOAST; "history tables" = saga_steps, saga_events, saga_outbox and failed_cleanups together). Cells: **with retention / without**.`,
     '',
     `- Date: ${date}; machine: ${os.cpus().length} cores, load ${fmt(load, 1)} at the start (shared with other work)`,
     `- Command: \`npm run bench:retention -- --sagas ${o.sagas} --round ${o.round} --retain-ms ${o.retainMs}\``,
@@ -172,8 +178,9 @@ function render(o: Options, pruned: Sample[], unpruned: Sample[], load: number):
     table,
     '',
     `- With retention, steps, events and outbox rows stay at what the last ${o.retainMs} ms of sagas left (${k(last.p.rows.saga_steps)} steps and ${k(last.p.rows.saga_events)} events after ${last.p.sagas} sagas, ${k(half.rows.saga_events)} events after ${half.sagas}); without, they grow by ${fmt(last.u.rows.saga_steps / last.u.sagas, 1)} steps and ${fmt(last.u.rows.saga_events / last.u.sagas, 1)} events per saga.`,
-    `- saga_instances keeps one row per completed saga (it names what the saga committed; the consistency checker and the document's lineage read it) and loses the rows of sagas that rolled back: ${fmt(last.p.rows.saga_instances / last.p.sagas, 2)} rows per saga with retention against ${fmt(last.u.rows.saga_instances / last.u.sagas, 2)} without. The engine's footprint after ${last.p.sagas} sagas: ${mib(last.p.totalBytes)} MiB against ${mib(last.u.totalBytes)} MiB.`,
+    `- saga_instances keeps one row per completed saga (it names what the saga committed; the consistency checker and the document's lineage read it) and loses the rows of sagas that rolled back: ${fmt(last.p.rows.saga_instances / last.p.sagas, 2)} rows per saga with retention against ${fmt(last.u.rows.saga_instances / last.u.sagas, 2)} without. The engine's footprint after ${last.p.sagas} sagas: ${mib(last.p.totalBytes)} MiB against ${mib(last.u.totalBytes)} MiB, of which the history tables ${mib(last.p.historyBytes)} MiB (${mib(half.historyBytes)} MiB after ${half.sagas}) against ${mib(last.u.historyBytes)} MiB.`,
     `- Delivered outbox rows go at every pass, so saga_outbox holds only rows not yet delivered (${last.p.rows.saga_outbox} at the end) against ${last.u.rows.saga_outbox} without retention.`,
+    `- saga_instances itself is larger with retention (${mib(last.p.instanceBytes)} against ${mib(last.u.instanceBytes)} MiB): marking a completed saga pruned writes a new version of its row, and the partial index saga_instances_prunable is extra; it still grows by one row per committed saga, the price of keeping what each committed.`,
   ].join('\n');
 }
 
