@@ -23,7 +23,7 @@ const JANITOR_START_WAIT_MS = 120_000;
 
 function parseArgs(argv: readonly string[]): JanitorOptions {
   const program = new Command('janitor')
-    .description('retry failed cleanups, reap orphan chunks, roll back overdue sagas, relay transitions, release stale locks')
+    .description('retry failed cleanups, reap orphan chunks, roll back overdue sagas, relay transitions, release stale locks, prune history (retention)')
     .option('--loop', 'run passes until SIGTERM instead of once')
     .option('--interval-seconds <n>', 'pause between passes with --loop', positiveInt, 30)
     .exitOverride();

@@ -13,6 +13,7 @@ const summary = (n: number): JanitorSummary => ({
   releasedLocks: 0,
   orphanChunksDeleted: 0,
   orphanPrefixes: [],
+  retention: { outboxDelivered: 0, sagasPruned: 0, sagasForgotten: 0, historyRows: 0, operationsPruned: 0, held: 0 },
   durationMs: 5,
 });
 
@@ -62,5 +63,8 @@ describe('formatSummaryLine', () => {
     expect(line).toContain('leftovers 2/3 removed (1 failed again)');
     expect(line).toContain('4 orphan chunks deleted in 1 prefixes');
     expect(formatSummaryLine({ ...summary(0), alerts: { attempted: 3, delivered: 2, failed: 1 } })).toContain('alerts 2/3 delivered');
+    const retention = { outboxDelivered: 27, sagasPruned: 3, sagasForgotten: 1, historyRows: 90, operationsPruned: 1, held: 2 };
+    expect(formatSummaryLine({ ...summary(0), retention })).toContain("retention: 27 delivered outbox rows, 3 sagas' history (90 rows), 1 operations pruned, 2 held");
+    expect(formatSummaryLine(summary(0))).not.toContain('held');
   });
 });

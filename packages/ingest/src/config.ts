@@ -71,6 +71,10 @@ const schema = z.object({
   EMBEDDING_DIMENSIONS: int(8).max(4096).default(256),
   ORPHAN_GRACE_SECONDS: int(0).default(3600),
   STUCK_AFTER_SECONDS: int(1).default(120),
+  // Retention (janitor): how long ended sagas keep their history; fractions allowed (0.5 = 12 hours).
+  SAGA_HISTORY_DAYS: z.coerce.number().min(0).max(36_500).default(30),
+  RETENTION_BATCH_SIZE: int(1).max(10_000).default(500),
+  RETENTION_MAX_BATCHES: int(1).max(10_000).default(20),
   ALERT_WEBHOOK_URL: url.optional(),
   ALERT_WEBHOOK_FORMAT: z.enum(['json', 'slack']).default('json'),
   ALERT_RETRY_BACKOFF_MS: int(1).default(5000),

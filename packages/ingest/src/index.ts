@@ -34,3 +34,4 @@ export {
   type ViolationKind,
   type RowStore,
 } from './invariants/index.ts';
+export type { RetentionSummary } from './retention.ts';

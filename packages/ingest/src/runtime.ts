@@ -13,6 +13,7 @@ import { DocumentNotFoundError } from './errors.ts';
 import { INGEST_SAGA, ingestSaga, type IngestInput } from './ingest-saga.ts';
 import { ingestStoreRegistry } from './leftover-stores.ts';
 import { reapOrphanChunks } from './orphan-reaper.ts';
+import { applyRetention } from './retention.ts';
 import { encodingFromConfig } from './at-rest-encoding.ts';
 import { parseIngestRequest } from './request.ts';
 import { connectPostgres } from './postgres-client.ts';
@@ -230,6 +231,15 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
         keyPrefix: CHUNK_PREFIX,
         graceSeconds: config.ORPHAN_GRACE_SECONDS,
       });
+      const retention = await applyRetention({
+        engine,
+        uploader,
+        documentsDb: relationalDb,
+        logger,
+        historyDays: config.SAGA_HISTORY_DAYS,
+        batchSize: config.RETENTION_BATCH_SIZE,
+        maxBatches: config.RETENTION_MAX_BATCHES,
+      });
       // The janitor is the backstop of alert delivery: workers deliver within seconds, but a fleet with no worker
       // running still gets its alerts out.
       const alerts = (await runtime.deliverAlerts()) ?? { attempted: 0, delivered: 0, failed: 0 };
@@ -242,6 +252,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
         releasedLocks: maintenance.releasedLocks,
         orphanChunksDeleted: reaped.chunksDeleted,
         orphanPrefixes: reaped.prefixes,
+        retention,
         durationMs: Date.now() - started,
       };
       // What the "no janitor pass" alert watches (ingest_janitor_last_pass_timestamp_seconds): only a finished pass counts.

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AlertDeliveryResult } from '@ingest/ops';
 import type { JsonValue, SagaEngine, SagaEventView, SagaStats } from '@ingest/saga-core';
 import type { IngestConfig } from './config.ts';
+import type { RetentionSummary } from './retention.ts';
 
 /** Upload progress as the API reports it. */
 export interface IngestProgress {
@@ -72,6 +73,8 @@ export interface JanitorSummary {
   releasedLocks: number;
   orphanChunksDeleted: number;
   orphanPrefixes: string[];
+  /** What retention pruned this pass. */
+  retention: RetentionSummary;
   durationMs: number;
 }
 
@@ -111,7 +114,7 @@ export interface IngestRuntime {
   openDocumentContent(documentId: string): Promise<{ stream: Readable; sizeBytes: number; sha256: string }>;
   /** Consumes the saga's queues (all, or `queues`). */
   startWorkers(options?: { concurrency?: number; queues?: string[] }): Promise<void>;
-  /** One janitor pass: leftovers, orphan chunks, overdue/stuck sagas, undelivered transitions, stale locks. */
+  /** One janitor pass: leftovers, orphan chunks, overdue/stuck sagas, undelivered transitions, stale locks, retention. */
   janitorPass(): Promise<JanitorSummary>;
   /** Runs one leftover's cleaner now, due or not; `attempted` is false when it is resolved already or being retried. */
   retryCleanup(id: number): Promise<{ attempted: boolean; resolved: boolean }>;

@@ -42,6 +42,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...services, QUEUE_PREFIX: '{ingest' })).toThrow(/QUEUE_PREFIX/);
   });
 
+  it('SAGA_HISTORY_DAYS: 30 by default, fractions and 0 allowed, negative or non-numeric refused; retention batches positive', () => {
+    expect(loadConfig(services)).toMatchObject({ SAGA_HISTORY_DAYS: 30, RETENTION_BATCH_SIZE: 500, RETENTION_MAX_BATCHES: 20 });
+    expect(loadConfig({ ...services, SAGA_HISTORY_DAYS: '0.5' }).SAGA_HISTORY_DAYS).toBe(0.5);
+    expect(loadConfig({ ...services, SAGA_HISTORY_DAYS: '0' }).SAGA_HISTORY_DAYS).toBe(0);
+    expect(() => loadConfig({ ...services, SAGA_HISTORY_DAYS: '-1' })).toThrow(/SAGA_HISTORY_DAYS/);
+    expect(() => loadConfig({ ...services, SAGA_HISTORY_DAYS: 'a month' })).toThrow(/SAGA_HISTORY_DAYS/);
+    expect(() => loadConfig({ ...services, RETENTION_BATCH_SIZE: '0' })).toThrow(/RETENTION_BATCH_SIZE/);
+    expect(() => loadConfig({ ...services, RETENTION_MAX_BATCHES: '1.5' })).toThrow(/RETENTION_MAX_BATCHES/);
+  });
+
   it('names every invalid variable', () => {
     const err = (() => {
       try {

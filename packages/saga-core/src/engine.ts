@@ -17,6 +17,7 @@ import { createRunContextCache } from './run-context.ts';
 import { handleJob, releaseOwnLeases } from './handle-job.ts';
 import { recoverLostJobs, releaseStaleLocks, retryFailedCleanups, rollBackOverdue, type CleanupPassResult, type RetryCleanupsOptions } from './maintenance.ts';
 import { migrateSagaCore } from './migrate.ts';
+import { pruneHistory, type PruneHistoryOptions, type PruneHistoryResult } from './prune-history.ts';
 import { jobIdOf, queueName, queuesOf, type JobPayload } from './queues.ts';
 import { requestRollback, type RollbackRequestResult } from './request-rollback.ts';
 import { sagaInstances } from './schema.ts';
@@ -98,6 +99,8 @@ export interface SagaEngine {
   maintain(options?: { relayOlderThanMs?: number; idleMs?: number }): Promise<MaintenanceResult>;
   /** Retries recorded leftovers through the undo their saga's definition declares for their store. */
   retryFailedCleanups(options?: RetryCleanupsOptions): Promise<CleanupPassResult>;
+  /** Retention: deletes delivered outbox rows, and the history of sagas ended longer ago than `retainMs`, in bounded batches. */
+  pruneHistory(options: PruneHistoryOptions): Promise<PruneHistoryResult>;
   /** Round trip to Redis over the engine's own connection (health checks). */
   pingRedis(): Promise<void>;
   on<E extends keyof SagaEngineEvents>(event: E, listener: (e: SagaEngineEvents[E]) => void): void;
@@ -238,6 +241,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
       await redis.ping();
     },
     retryFailedCleanups: (o) => retryFailedCleanups(core, o),
+    pruneHistory: (o) => pruneHistory(core, o),
     on(event, listener) {
       core.events.on(event, (e: SagaEngineEvents[typeof event]) => {
         try {

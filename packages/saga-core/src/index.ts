@@ -36,6 +36,7 @@ export {
 export { queueName, jobIdOf, type JobPayload, type Phase } from './queues.ts';
 export { backoffDelay, isTransientInfraError, withInfraRetry } from './retry.ts';
 export type { CleanupPassResult, RetryCleanupsOptions } from './maintenance.ts';
+export type { EndedSagaRef, PruneHistoryOptions, PruneHistoryResult } from './prune-history.ts';
 export {
   UndeclaredStoreError,
   resolveStore,

@@ -28,12 +28,18 @@ export const sagaInstances = pgTable(
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
     finishedAt: ts('finished_at'),
+    /** When retention removed the steps and events of this ended saga (kept: only the row of a completed saga). */
+    historyPrunedAt: ts('history_pruned_at'),
   },
   (t) => [
     uniqueIndex('saga_instances_idempotency_key').on(t.idempotencyKey),
     // The durable half of exclusivity: at most one live saga per lock key, even if Redis lost its lock.
     uniqueIndex('saga_instances_live_lock').on(t.lockKey).where(sql`status in ('running', 'compensating')`),
     index('saga_instances_status').on(t.status, t.updatedAt),
+    // Retention walks ended sagas not yet pruned, oldest end first; sagas already pruned drop out of this index.
+    index('saga_instances_prunable')
+      .on(t.finishedAt, t.id)
+      .where(sql`history_pruned_at is null and status in ('completed', 'compensated', 'compensation_failed', 'failed')`),
   ],
 );
 
@@ -87,7 +93,14 @@ export const sagaOutbox = pgTable(
     createdAt: ts('created_at').notNull().defaultNow(),
     dispatchedAt: ts('dispatched_at'),
   },
-  (t) => [uniqueIndex('saga_outbox_job_id').on(t.jobId), index('saga_outbox_pending').on(t.createdAt).where(sql`dispatched_at is null`)],
+  (t) => [
+    uniqueIndex('saga_outbox_job_id').on(t.jobId),
+    index('saga_outbox_pending').on(t.createdAt).where(sql`dispatched_at is null`),
+    // Retention deletes delivered rows in id order, a batch at a time.
+    index('saga_outbox_delivered').on(t.id).where(sql`dispatched_at is not null`),
+    // ...and the rows of a saga whose history it prunes.
+    index('saga_outbox_saga').on(t.sagaId),
+  ],
 );
 
 /** What a compensation could not undo; the janitor retries each until it is gone. */

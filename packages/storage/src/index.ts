@@ -53,6 +53,7 @@ export type { BreakerOptions } from './call-guard.ts';
 /** Checksums as the chunk store sends and reads them. */
 export type { ChunkChecksums, ServerChecksum } from './checksums.ts';
 /** The uploader: operations, streaming upload, resume, the integrity gate, verified cleanup, read-back. */
+export type { PruneOperationOutcome } from './prune-operation.ts';
 export { createUploader, type Uploader, type UploaderOptions, type CreateOperationInput, type PublishManifestInput } from './uploader.ts';
 /** Encoding at rest: compression and encryption settings, the policy, and key providers. */
 export { ENCRYPTION_POLICIES, mustEncrypt, type EncodingOptions, type EncryptionPolicy } from './encoding-options.ts';

@@ -13,6 +13,7 @@ import { completeManifest } from './manifest-check.ts';
 import { type UploadResult, type UploadRunOptions, runUpload } from './upload.ts';
 import { type VerificationReport, type VerifyOptions, verifyUpload } from './verify-upload.ts';
 import { deleteOperationChunks } from './delete-operation-chunks.ts';
+import { pruneOperation, type PruneOperationOutcome } from './prune-operation.ts';
 import { intOption, requiredOption } from './options.ts';
 import { type EncodingOptions, resolveEncoding } from './encoding-options.ts';
 import { newOperationEncoding, openOperationCipher } from './operation-encoding.ts';
@@ -80,6 +81,8 @@ export interface Uploader {
   verify(operationId: string, options?: VerifyOptions): Promise<VerificationReport>;
   /** Deletes every chunk of the operation (manifest and prefix listing) and verifies each is gone. */
   deleteOperationChunks(operationId: string, options?: { signal?: AbortSignal }): Promise<DeletionReport>;
+  /** Retention: deletes the operation's manifest and row once nothing is stored under its prefix (see prune-operation.ts). */
+  pruneOperation(operationId: string, options?: { signal?: AbortSignal }): Promise<PruneOperationOutcome>;
   /** Marks an active operation cancelled (idempotent); a running upload stops at its next chunk. Undefined if unknown. */
   cancelOperation(operationId: string): Promise<OperationRecord | undefined>;
   /** The operation row, or undefined. */
@@ -165,6 +168,8 @@ export function createUploader(options: UploaderOptions): Uploader {
       verifyUpload({ db, chunkStore, parallelism: verifyParallelism, manifestPageSize, keyProvider, logger, sourceRoot }, operationId, verifyOptions),
 
     deleteOperationChunks: (operationId, deleteOptions) => deleteOperationChunks({ db, chunkStore, manifestPageSize, logger }, operationId, deleteOptions),
+
+    pruneOperation: (operationId, pruneOptions) => pruneOperation({ db, chunkStore, batchSize: manifestPageSize }, operationId, pruneOptions),
 
     cancelOperation: (operationId) => markCancelled(db, operationId),
 

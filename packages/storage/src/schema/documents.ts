@@ -18,5 +18,9 @@ export const documents = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
-  (t) => [index('documents_sha256_idx').on(t.sha256)],
+  (t) => [
+    index('documents_sha256_idx').on(t.sha256),
+    // Retention and the orphan reaper ask whether any document is served from an operation.
+    index('documents_operation_id_idx').on(t.operationId),
+  ],
 );

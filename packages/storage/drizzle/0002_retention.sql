@@ -1,0 +1,1 @@
+CREATE INDEX "documents_operation_id_idx" ON "documents" USING btree ("operation_id");
