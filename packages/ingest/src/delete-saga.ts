@@ -111,7 +111,8 @@ export function deleteSaga(deps: DeleteSagaDeps): SagaDefinition<DeleteInput, De
     {
       name: 'mark_deleting',
       state: 'deleting',
-      retry: storeRetry,
+      // Nothing is removed yet, so giving up here would leave a document marked deleting with all its data: try long.
+      retry: { ...storeRetry, attempts: Math.max(10, config.STORE_RETRY_ATTEMPTS) },
       async action(ctx) {
         const { input } = ctx;
         if (input.mode === 'retire') {

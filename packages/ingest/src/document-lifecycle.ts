@@ -85,6 +85,14 @@ export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLi
     }
   };
 
+  const sagaNameOf = async (sagaId: string): Promise<string | null> => {
+    try {
+      return (await engine.get(sagaId)).name;
+    } catch {
+      return null;
+    }
+  };
+
   const resolve = async (documentId: string, o: { includeDeleted?: boolean } = {}): Promise<ResolvedDocument> => {
     if (!UUID.test(documentId)) throw new DocumentNotFoundError(documentId);
     const head = await versions.head(documentId);
@@ -109,7 +117,9 @@ export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLi
 
     async requestDelete(documentId, requestedBy) {
       const doc = await resolve(documentId);
-      if (doc.head?.status === 'deleting' && doc.head.deleteSagaId) return { sagaId: doc.head.deleteSagaId, created: false };
+      // A delete under way answers with its saga; one that ended without finishing (it failed before removing
+      // anything) is started again.
+      if (doc.head?.status === 'deleting' && doc.head.deleteSagaId && (await sagaIsLive(doc.head.deleteSagaId))) return { sagaId: doc.head.deleteSagaId, created: false };
       // An ingestion that wrote the row but has not committed yet still owns it.
       const ingestSaga = doc.row?.metadata && typeof doc.row.metadata.sagaId === 'string' ? doc.row.metadata.sagaId : null;
       if (!doc.head && (await sagaIsLive(ingestSaga))) throw new SagaLockedError(`document:${documentId}`, ingestSaga ?? 'unknown');
@@ -124,15 +134,19 @@ export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLi
         requestedBy,
         requestedAt: new Date().toISOString(),
       };
-      // Same document → same saga while it runs (the idempotency key); a live replacement holds the lock (409).
-      const started = await engine.start(DELETE_SAGA, input, { idempotencyKey: `delete-document:${documentId}` });
+      // The document's lock (engine exclusivity, backed by PostgreSQL's one-live-saga-per-key index) makes two
+      // concurrent deletes one saga, and refuses a delete while a replacement of the document runs (409 naming it).
+      let started: { sagaId: string; created: boolean };
+      try {
+        started = await engine.start(DELETE_SAGA, input);
+      } catch (err) {
+        const holder = err instanceof SagaLockedError ? err.holderSagaId : undefined;
+        if (holder && (await sagaNameOf(holder)) === DELETE_SAGA) return { sagaId: holder, created: false };
+        throw err;
+      }
       // Not served from now on, even before the saga's first step marks it again.
       const legacy = doc.head ? null : { versionId: doc.row?.id ?? documentId, sagaId: ingestSaga, operationId: doc.row?.operationId ?? null };
-      const marked = await versions.markDeleting(documentId, legacy, started.sagaId);
-      if (!marked) {
-        const head = await versions.head(documentId);
-        if (head?.status === 'deleting' && head.deleteSagaId) return { sagaId: head.deleteSagaId, created: false };
-      }
+      await versions.markDeleting(documentId, legacy, started.sagaId);
       return started;
     },
 

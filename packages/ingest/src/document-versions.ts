@@ -53,7 +53,10 @@ export interface DocumentVersions {
   version(versionId: string): Promise<DocumentVersion | undefined>;
   /** Every version of a document, oldest first. */
   versionsOf(documentId: string): Promise<DocumentVersion[]>;
-  /** Marks a document deleting by `sagaId` (creating the head of a document committed before heads existed). */
+  /**
+   * Marks a document deleting by `sagaId` (creating the head of a document committed before heads existed). The
+   * caller holds the document's lock, so a deleting head it finds belongs to a deletion that ended unfinished.
+   */
   markDeleting(documentId: string, legacy: { versionId: string; sagaId: string | null; operationId: string | null } | null, sagaId: string): Promise<DocumentHead | undefined>;
   /** Marks a document deleted (its data removed, or every leftover recorded). */
   markDeleted(documentId: string): Promise<void>;
@@ -160,7 +163,7 @@ export function createDocumentVersions(sql: Sql): DocumentVersions {
         }
         const [h] = await tx<HeadRow[]>`
           update document_heads set status = 'deleting', delete_saga_id = ${sagaId}, updated_at = now()
-          where id = ${documentId} and (status = 'active' or (status = 'deleting' and delete_saga_id = ${sagaId}))
+          where id = ${documentId} and status <> 'deleted'
           returning *`;
         return h ? toHead(h) : undefined;
       });
