@@ -15,10 +15,10 @@ export const DELETE_SAGA = 'delete-document';
 export const DELETE_STEPS = ['mark_deleting', 'remove_data', 'mark_deleted'] as const;
 
 /** One version whose data the saga removes. */
-export interface VersionToRemove {
+export type VersionToRemove = {
   versionId: string;
   operationId: string | null;
-}
+};
 
 /** What a deletion saga carries: `delete` removes a whole document, `retire` one replaced version of it. */
 export type DeleteInput = {
@@ -33,7 +33,8 @@ export type DeleteInput = {
 
 /** What each step records. */
 export type DeleteOutputs = {
-  mark_deleting: { versions: number };
+  /** What the saga removes: the input's versions plus any the document's history names that are not removed yet. */
+  mark_deleting: { versions: VersionToRemove[] };
   remove_data: { removed: number };
   mark_deleted: { deletedAt: string };
 };
@@ -81,8 +82,14 @@ export function deleteSaga(deps: DeleteSagaDeps): SagaDefinition<DeleteInput, De
   const { config, versions, leftoverStores, stores } = deps;
   const storeRetry = { attempts: config.STORE_RETRY_ATTEMPTS, backoffMs: config.STORE_RETRY_BACKOFF_MS, backoff: 'exponential' as const, maxBackoffMs: 30_000 };
   const compensationRetry = { attempts: config.COMPENSATION_RETRY_ATTEMPTS, backoffMs: config.STORE_RETRY_BACKOFF_MS, backoff: 'exponential' as const, maxBackoffMs: 30_000 };
-  const targetsOf = (input: DeleteInput): Target[] =>
-    input.versions.flatMap((v): Target[] => [
+  // The versions fixed by mark_deleting (after the document is marked, no replacement can commit another).
+  // (An output without the list, from a saga an older worker began, falls back to the input's.)
+  const versionsOf = (ctx: Ctx): VersionToRemove[] => {
+    const fixed = ctx.outputs.mark_deleting?.versions;
+    return Array.isArray(fixed) ? fixed : ctx.input.versions;
+  };
+  const targetsOf = (ctx: Ctx): Target[] =>
+    versionsOf(ctx).flatMap((v): Target[] => [
       // Metadata first, so a reader that still finds a version's row finds its bytes; chunks last.
       { store: 'relational', key: v.versionId, details: null },
       { store: 'vector', key: v.versionId, details: null },
@@ -101,10 +108,9 @@ export function deleteSaga(deps: DeleteSagaDeps): SagaDefinition<DeleteInput, De
       return err instanceof Error ? err.message : String(err);
     }
   };
-  const markEnded = async (input: DeleteInput) => {
-    const ids = input.versions.map((v) => v.versionId);
-    await versions.markRemoved(ids);
-    if (input.mode === 'delete') await versions.markDeleted(input.documentId);
+  const markEnded = async (ctx: Ctx) => {
+    await versions.markRemoved(versionsOf(ctx).map((v) => v.versionId));
+    if (ctx.input.mode === 'delete') await versions.markDeleted(ctx.input.documentId);
   };
 
   const steps: SagaStep<DeleteInput, DeleteOutputs>[] = [
@@ -129,15 +135,23 @@ export function deleteSaga(deps: DeleteSagaDeps): SagaDefinition<DeleteInput, De
           const own = input.versions.find((v) => v.versionId === input.documentId);
           await versions.markDeleting(input.documentId, own ? { versionId: own.versionId, sagaId: null, operationId: own.operationId } : null, ctx.sagaId);
         }
+        // Read after the mark: a replacement that committed between the request and now is removed too.
+        const all = new Map(input.versions.map((v) => [v.versionId, v]));
+        if (input.mode === 'delete') {
+          for (const v of await versions.versionsOf(input.documentId)) {
+            if (v.status !== 'removed' && !all.has(v.versionId)) all.set(v.versionId, { versionId: v.versionId, operationId: v.operationId });
+          }
+        }
+        const targets = [...all.values()];
         await versions.markRemoving(
-          input.versions.map((v) => v.versionId),
+          targets.map((v) => v.versionId),
           ctx.sagaId,
         );
-        return { versions: input.versions.length };
+        return { versions: targets };
       },
       // Reached only after remove_data gave up and recorded its leftovers: the deletion is finished by the janitor.
       async compensation(ctx) {
-        await markEnded(ctx.input);
+        await markEnded(ctx);
       },
     },
     {
@@ -147,7 +161,7 @@ export function deleteSaga(deps: DeleteSagaDeps): SagaDefinition<DeleteInput, De
       timeoutMs: config.SAGA_TIMEOUT_SECONDS * 1000,
       compensateOnFailure: true,
       async action(ctx) {
-        const targets = targetsOf(ctx.input);
+        const targets = targetsOf(ctx);
         const problems: string[] = [];
         for (const t of targets) {
           if (ctx.signal.aborted) throw new Error('aborted');
@@ -160,7 +174,7 @@ export function deleteSaga(deps: DeleteSagaDeps): SagaDefinition<DeleteInput, De
       // The roll-forward's last try: whatever still cannot be removed becomes a recorded leftover.
       async compensation(ctx) {
         const leftovers: Leftover<IngestStore>[] = [];
-        for (const t of targetsOf(ctx.input)) {
+        for (const t of targetsOf(ctx)) {
           const problem = await removeOne(ctx, t);
           if (problem) leftovers.push({ store: t.store, key: t.key, error: problem, ...(t.details ? { details: t.details } : {}) });
         }
@@ -172,7 +186,7 @@ export function deleteSaga(deps: DeleteSagaDeps): SagaDefinition<DeleteInput, De
       state: 'processing',
       retry: storeRetry,
       async action(ctx) {
-        await markEnded(ctx.input);
+        await markEnded(ctx);
         if (ctx.input.mode === 'delete') {
           await stores.security.audit(ctx.input.documentId, 'deleted', ctx.input.requestedBy, { sagaId: ctx.sagaId });
         }
