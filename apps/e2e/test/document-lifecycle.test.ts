@@ -101,6 +101,24 @@ describe('document lifecycle', () => {
     expect(errorOf(bad).fields).toEqual([{ field: 'id', message: 'must be a UUID' }]);
   });
 
+  it('refuses a delete while an ingestion of the same file is live, naming it; accepts it once that ended', async () => {
+    await startWorker('w-file');
+    const { status } = await ingest('same.bin', 1024);
+    const documentId = status.documentId!;
+    await stopWorkers();
+    // No worker: the second ingestion of the file stays live while the delete is asked for.
+    const second = await api.submit({ filePath: 'same.bin', metadata: { title: 'same file again' } });
+    const refused = await del(documentId);
+    expect(refused.status).toBe(409);
+    expect(errorOf(refused)).toMatchObject({ code: 'LOCKED', holderSagaId: second });
+    await startWorker('w-file-2');
+    expect(await api.waitForEnd(second)).toMatchObject({ status: 'completed' });
+    const accepted = await del(documentId);
+    expect(accepted.status).toBe(202);
+    expect(await api.waitForEnd((accepted.body as { sagaId: string }).sagaId)).toMatchObject({ status: 'completed' });
+    expect((await w.checkConsistency()).violations).toEqual([]);
+  });
+
   it('replaces a document: readers see the old version until the new commits, then version 2 and the old data removed', async () => {
     await startWorker('w-rep');
     const v1 = await ingest('rep-v1.bin', 6 * MiB);

@@ -1,5 +1,6 @@
 // What the API does with a document's life: find its current version, start its deletion (idempotent, refused while
 // an ingestion of it is live), check a replacement may start, and start the removal of a superseded version.
+import { randomUUID } from 'node:crypto';
 import { SagaLockedError, isLiveStatus, type SagaEngine } from '@ingest/saga-core';
 import type { DocumentRecord, RelationalStore } from '@ingest/storage';
 import { DELETE_SAGA, documentLockKey, type DeleteInput, type VersionToRemove } from './delete-saga.ts';
@@ -93,6 +94,17 @@ export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLi
     }
   };
 
+  // The exclusivity key the ingestion of a version held: its source file's real path.
+  const sourceLockKeyOf = async (ingestSagaId: string | null): Promise<string | null> => {
+    if (!ingestSagaId || !UUID.test(ingestSagaId)) return null;
+    try {
+      const view = await engine.get(ingestSagaId);
+      return view.lockKey;
+    } catch {
+      return null;
+    }
+  };
+
   const resolve = async (documentId: string, o: { includeDeleted?: boolean } = {}): Promise<ResolvedDocument> => {
     if (!UUID.test(documentId)) throw new DocumentNotFoundError(documentId);
     const head = await versions.head(documentId);
@@ -137,9 +149,16 @@ export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLi
       // The document's lock (engine exclusivity, backed by PostgreSQL's one-live-saga-per-key index) makes two
       // concurrent deletes one saga, and refuses a delete while a replacement of the document runs (409 naming it).
       let started: { sagaId: string; created: boolean };
+      const sagaId = randomUUID();
+      // The source file's lock too (an ingestion of the same file is live: 409 naming it); held until the delete
+      // ends, then freed by the engine's stale-lock pass or taken over by the next saga of that file.
+      const fileKey = await sourceLockKeyOf(ingestSaga);
+      const deadline = new Date(Date.now() + deps.timeoutSeconds * 1000);
       try {
-        started = await engine.start(DELETE_SAGA, input);
+        if (fileKey) await engine.ensureLock(fileKey, sagaId, deadline);
+        started = await engine.start(DELETE_SAGA, input, { sagaId });
       } catch (err) {
+        if (fileKey) await engine.releaseLock(fileKey, sagaId).catch(() => false);
         const holder = err instanceof SagaLockedError ? err.holderSagaId : undefined;
         if (holder && (await sagaNameOf(holder)) === DELETE_SAGA) return { sagaId: holder, created: false };
         throw err;
