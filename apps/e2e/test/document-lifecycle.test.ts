@@ -186,6 +186,27 @@ describe('document lifecycle', () => {
     expect((await w.checkConsistency()).violations).toEqual([]);
   });
 
+  it('replaces a document an older worker committed (no head): it becomes version 1 of itself, then version 2', async () => {
+    await startWorker('w-legacy');
+    const v1 = await ingest('legacy-v1.bin', 2048);
+    const documentId = v1.status.documentId!;
+    // What a worker older than the lifecycle leaves behind: the document's rows, no head, no history.
+    await w.sql`delete from document_versions where document_id = ${documentId}`;
+    await w.sql`delete from document_heads where id = ${documentId}`;
+    expect(await view(documentId)).toMatchObject({ documentId, version: 1, status: 'active', versions: [] });
+    await w.writeSource('legacy-v2.bin', 4096);
+    const sagaId = await api.submit({ filePath: 'legacy-v2.bin', metadata: { title: 'legacy two' }, replaces: documentId });
+    expect(await api.waitForEnd(sagaId)).toMatchObject({ status: 'completed', documentId });
+    expect(await view(documentId)).toMatchObject({ documentId, version: 2, title: 'legacy two' });
+    expect(await api.waitForEnd(await sagaByKey(`retire-version:${documentId}`))).toMatchObject({ status: 'completed' });
+    expect((await view(documentId)).versions.map((v) => [v.version, v.status])).toEqual([
+      [1, 'removed'],
+      [2, 'current'],
+    ]);
+    expect(await versionLeft(documentId, v1.sagaId)).toEqual(NOTHING_LEFT);
+    expect((await w.checkConsistency()).violations).toEqual([]);
+  });
+
   it('a worker SIGKILLed in the middle of a delete: another takes over and nothing is left', async () => {
     await startWorker('w-kill');
     const { status, sagaId } = await ingest('kill.bin', 11 * MiB);

@@ -109,6 +109,12 @@ export function createDocumentVersions(sql: Sql): DocumentVersions {
       return sql.begin(async (tx): Promise<CommitOutcome> => {
         const mine = await tx<VersionRow[]>`select * from document_versions where version_id = ${c.versionId}`;
         if (mine[0]) return { ok: true, version: mine[0].version, previousVersionId: mine[0].previous_version_id };
+        // A document an older worker committed has no head yet: it becomes version 1 of itself first.
+        await tx`insert into document_heads (id, current_version_id, version, status, created_at)
+                 select id, id, 1, 'active', created_at from documents where id = ${c.documentId} on conflict do nothing`;
+        await tx`insert into document_versions (version_id, document_id, version, saga_id, operation_id, status, committed_at)
+                 select id, id, 1, metadata->>'sagaId', operation_id, 'current', created_at from documents where id = ${c.documentId}
+                 on conflict do nothing`;
         const [head] = await tx<HeadRow[]>`select * from document_heads where id = ${c.documentId} for update`;
         if (!head) return { ok: false, reason: 'DOCUMENT_NOT_FOUND', message: `document ${c.documentId} has no head to replace` };
         if (head.status !== 'active') return { ok: false, reason: 'DOCUMENT_DELETED', message: `document ${c.documentId} is ${head.status}` };
