@@ -39,6 +39,9 @@ export interface PlannedSubmission {
   cancelAfterMs: number | null;
   content?: string;
   relations?: { type: string; target: string }[];
+  /** Once committed, the document is deleted, or replaced by `replacement` (a file of its own). */
+  followUp: 'delete' | 'replace' | null;
+  replacement?: PlannedFile;
 }
 
 /** The whole plan. */
@@ -63,6 +66,14 @@ export function planSoak(random: Random, count: number, windowMs: number, runId:
       files.push(file);
     }
     const atMs = race ? previous.atMs + random.int(0, 50) : random.int(0, windowMs);
+    // About one in eight committed documents is deleted and one in eight replaced, under the same chaos.
+    const roll = race ? 1 : random.next();
+    const followUp = roll < 0.125 ? 'delete' : roll < 0.25 ? 'replace' : null;
+    let replacement: PlannedFile | undefined;
+    if (followUp === 'replace') {
+      replacement = { name: `rep-${String(files.length).padStart(3, '0')}.bin`, bytes: random.weighted(SIZES) };
+      files.push(replacement);
+    }
     submissions.push({
       index: i,
       file,
@@ -73,6 +84,8 @@ export function planSoak(random: Random, count: number, windowMs: number, runId:
       cancelAfterMs: !race && file.bytes >= MiB && random.chance(0.15) ? random.int(50, 1200) : null,
       ...(random.chance(0.6) ? { content: `soak document ${i} `.repeat(random.int(10, 400)) } : {}),
       ...(random.chance(0.4) ? { relations: [{ type: 'cites', target: `doc:soak-${random.int(0, 5)}` }] } : {}),
+      followUp,
+      ...(replacement ? { replacement } : {}),
     });
   }
   submissions.sort((a, b) => a.atMs - b.atMs);

@@ -23,6 +23,8 @@ export interface SoakReport {
   /** compensation_failed with no failed_cleanups row at all (finding F3); the checker says whether anything is left. */
   rollbackFailedNothingRecorded: number;
   lockRefusals: number;
+  /** Deletes and replacements started once their document committed, how they ended, and those refused (409), skipped or unanswered. */
+  lifecycle: { deletes: number; replaces: number; deletesCompleted: number; replacesCompleted: number; refused: number; skipped: number; failed: number };
   submissionsFailed: number;
   sagasLost: number;
   lostIds: string[];
@@ -55,6 +57,10 @@ export function formatReport(r: SoakReport): string {
     ['rollback failed with nothing recorded (F3)', String(r.rollbackFailedNothingRecorded)],
     ['lock refusals (409 SagaLockedError)', String(r.lockRefusals)],
     ['submissions that never got an answer', String(r.submissionsFailed)],
+    [
+      'deletes / replacements started (completed)',
+      `${r.lifecycle.deletes} (${r.lifecycle.deletesCompleted}) / ${r.lifecycle.replaces} (${r.lifecycle.replacesCompleted}); ${r.lifecycle.refused} refused (409), ${r.lifecycle.skipped} skipped (not committed), ${r.lifecycle.failed} unanswered`,
+    ],
     ['violations (must be 0)', String(r.violations)],
     ['duplicate documents (must be 0)', String(r.duplicateDocuments)],
     ['sagas lost (must be 0)', r.lostIds.length > 0 ? `${r.sagasLost}: ${r.lostIds.join(', ')}` : String(r.sagasLost)],

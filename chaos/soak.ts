@@ -12,6 +12,7 @@ import postgres from 'postgres';
 import { checkInvariants, connectInvariantDeps, createIngestRuntime, formatViolation, loadConfig, type IngestRuntime, type InvariantReport } from '@ingest/ingest';
 import { runChaosLoop, type ChaosCounts } from './chaos-loop.ts';
 import { runJanitorPass } from './janitor-runner.ts';
+import { runFollowUp } from './lifecycle-followups.ts';
 import { log } from './log.ts';
 import { planSoak } from './plan.ts';
 import { createRandom } from './random.ts';
@@ -106,6 +107,7 @@ async function main(o: SoakOptions): Promise<number> {
           log(`cancelled saga ${out.sagaId} (${p.file.name}) in state ${answer.state}`);
         }
       }
+      if (out.sagaId && p.followUp) out.followUp = await runFollowUp(driver!, out.sagaId, p, chaosStart + o.chaosSeconds * 1000 + 60_000);
       return out;
     });
     const started = new Map<string, { file: string; bytes: number }>();
@@ -175,6 +177,8 @@ async function main(o: SoakOptions): Promise<number> {
     const withLeftovers = await sagasWithLeftovers(sql);
     const lost = new Set<string>();
     for (const a of answers) if (a.sagaId && !byId.has(a.sagaId)) lost.add(a.sagaId);
+    const followUps = answers.flatMap((a) => (a.followUp ? [a.followUp] : []));
+    for (const f of followUps) if (f.sagaId && !byId.has(f.sagaId)) lost.add(f.sagaId);
     for (const s of sagas) if (s.status === 'running' || s.status === 'compensating') lost.add(s.id);
     const rolledBack = sagas.filter((s) => s.status === 'compensated' || s.status === 'failed');
     const compensationFailed = sagas.filter((s) => s.status === 'compensation_failed');
@@ -194,6 +198,15 @@ async function main(o: SoakOptions): Promise<number> {
       rollbackFailedStillPending: compensationFailed.filter((s) => pending.bySaga.has(s.id)).length,
       rollbackFailedNothingRecorded: compensationFailed.filter((s) => !withLeftovers.has(s.id)).length,
       lockRefusals: answers.filter((a) => a.refusedBy !== null).length,
+      lifecycle: {
+        deletes: followUps.filter((f) => f.kind === 'delete' && f.sagaId).length,
+        replaces: followUps.filter((f) => f.kind === 'replace' && f.sagaId).length,
+        deletesCompleted: followUps.filter((f) => f.kind === 'delete' && f.sagaId && byId.get(f.sagaId)?.status === 'completed').length,
+        replacesCompleted: followUps.filter((f) => f.kind === 'replace' && f.sagaId && byId.get(f.sagaId)?.status === 'completed').length,
+        refused: followUps.filter((f) => f.refusedBy !== null).length,
+        skipped: followUps.filter((f) => f.skipped).length,
+        failed: followUps.filter((f) => f.error !== null).length,
+      },
       submissionsFailed: answers.filter((a) => a.error !== null).length,
       sagasLost: lost.size,
       lostIds: [...lost].slice(0, 10),

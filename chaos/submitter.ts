@@ -3,6 +3,7 @@
 // refusals (409 SagaLockedError), which are expected for submissions that race another one for a file.
 import { errorCode } from '@ingest/saga-core';
 import type { IngestRuntime } from '@ingest/ingest';
+import type { FollowUpOutcome } from './lifecycle-followups.ts';
 import { log } from './log.ts';
 import type { PlannedSubmission } from './plan.ts';
 
@@ -13,6 +14,8 @@ export interface SubmissionOutcome {
   refusedBy: string | null;
   error: string | null;
   attempts: number;
+  /** The planned delete or replacement once the saga committed. */
+  followUp?: FollowUpOutcome;
 }
 
 const ATTEMPT_TIMEOUT_MS = 20_000;

@@ -14,7 +14,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { queueName } from '@ingest/saga-core';
-import { INGEST_SAGA, INGEST_STEPS } from '@ingest/ingest';
+import { DELETE_SAGA, DELETE_STEPS, INGEST_SAGA, INGEST_STEPS } from '@ingest/ingest';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -131,8 +131,12 @@ describe('infra/k8s/fleet.yaml', () => {
     expect(scaled.spec.scaleTargetRef.name).toBe('ingest-worker');
     const prefix = find<{ data: Record<string, string> }>('ConfigMap', 'ingest-config').data.QUEUE_PREFIX;
     const lists = scaled.spec.triggers.map((t) => t.metadata.listName);
-    const known = INGEST_STEPS.flatMap((s) => (['action', 'compensation'] as const).map((p) => `${prefix}:${queueName(INGEST_SAGA, s, p)}:wait`));
-    for (const step of INGEST_STEPS) expect(lists).toContain(`${prefix}:${queueName(INGEST_SAGA, step, 'action')}:wait`);
+    const sagas = [
+      [INGEST_SAGA, INGEST_STEPS],
+      [DELETE_SAGA, DELETE_STEPS],
+    ] as const;
+    const known = sagas.flatMap(([saga, steps]) => steps.flatMap((s) => (['action', 'compensation'] as const).map((p) => `${prefix}:${queueName(saga, s, p)}:wait`)));
+    for (const [saga, steps] of sagas) for (const step of steps) expect(lists).toContain(`${prefix}:${queueName(saga, step, 'action')}:wait`);
     expect(lists.filter((l) => !known.includes(l))).toEqual([]);
   });
 });

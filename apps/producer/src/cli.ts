@@ -1,5 +1,6 @@
-// The producer's command-line client: `enqueue <file>` (optionally waiting with a progress bar), `wiki <projectId>
-// <filesDir>` (a wiki generation) and `status <sagaId>`.
+// The producer's command-line client: `enqueue <file>` (optionally waiting with a progress bar), `replace <documentId>
+// <file>`, `delete <documentId>`, `documents` (a list), `wiki <projectId> <filesDir>` (a wiki generation) and
+// `status <sagaId>`.
 // Exit codes: 0 success; 1 a waited-for saga did not complete; 2 usage, configuration or HTTP errors.
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
@@ -48,28 +49,75 @@ async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.
     .option('--wait', 'show progress until the saga ends; exit 0 only if it completed')
     .action(async (file: string, options: EnqueueOptions) => {
       const { settings, api } = connect();
-      const body: EnqueueBody = {
-        filePath: toSourceRelative(file, settings.sourceRoot),
-        metadata: {
-          title: options.title ?? path.basename(file),
-          ...(options.category === undefined ? {} : { category: options.category }),
-          ...(options.securityLevel === undefined ? {} : { securityLevel: options.securityLevel }),
-        },
-        ...(options.textPath === undefined ? {} : { textPath: toSourceRelative(options.textPath, settings.sourceRoot) }),
-      };
+      const body = documentBody(file, options, settings.sourceRoot);
       const started = Date.now();
       const accepted = await api.enqueue(body, options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey });
       process.stdout.write(`${JSON.stringify(accepted)}\n`);
+      if (options.wait) exitCode = await waitWithProgress(api, accepted.sagaId, started);
+    });
+
+  program
+    .command('replace')
+    .description('ingest <file> as the new version of <documentId>; the old version stays current until the new one commits')
+    .argument('<documentId>', 'the document to replace')
+    .argument('<file>', 'source file of the new version')
+    .option('--title <title>', 'document title (default: the file name)')
+    .option('--category <category>', 'document category')
+    .addOption(new Option('--security-level <level>', 'security level').choices(['public', 'internal', 'confidential', 'restricted']))
+    .option('--text-path <path>', 'extracted text of the document, relative to SOURCE_ROOT')
+    .option('--wait', 'show progress until the saga ends; exit 0 only if it completed')
+    .action(async (documentId: string, file: string, options: EnqueueOptions) => {
+      const { settings, api } = connect();
+      const body: EnqueueBody = { ...documentBody(file, options, settings.sourceRoot), replaces: documentId };
+      const started = Date.now();
+      const accepted = await api.enqueue(body);
+      process.stdout.write(`${JSON.stringify(accepted)}\n`);
+      if (options.wait) exitCode = await waitWithProgress(api, accepted.sagaId, started);
+    });
+
+  program
+    .command('delete')
+    .description('delete <documentId> from every store and the bucket (a second delete answers the running saga)')
+    .argument('<documentId>', 'the document to delete')
+    .option('--wait', 'wait until the deletion ends; exit 0 only if it completed (leftovers recorded for the janitor exit 1)')
+    .action(async (documentId: string, options: { wait?: boolean }) => {
+      const { api } = connect();
+      const accepted = await api.deleteDocument(documentId);
+      process.stdout.write(`${JSON.stringify(accepted)}\n`);
       if (!options.wait) return;
-      const bar = startSagaProgressBar();
-      let final: IngestionStatus;
-      try {
-        final = await watchSaga(() => api.status(accepted.sagaId), { intervalMs: 500, onStatus: (s) => bar.update(s) });
-      } finally {
-        bar.stop();
-      }
-      process.stdout.write(`${formatFinalResult(final, Date.now() - started).join('\n')}\n`);
+      const final = await watchSaga(() => api.status(accepted.sagaId), { intervalMs: 500 });
+      process.stdout.write(`${JSON.stringify({ sagaId: final.sagaId, status: final.status, state: final.state, compensationErrors: final.compensationErrors })}\n`);
       exitCode = final.status === 'completed' ? 0 : 1;
+    });
+
+  program
+    .command('documents')
+    .description('list documents, newest first, one JSON line each')
+    .option('--category <category>', 'only this category')
+    .addOption(new Option('--security-level <level>', 'only this security level').choices(['public', 'internal', 'confidential', 'restricted']))
+    .option('--status <statuses>', 'comma-separated: active, deleting, deleted (default active,deleting)')
+    .option('--created-after <iso>', 'created at or after this instant')
+    .option('--created-before <iso>', 'created before this instant')
+    .option('--limit <n>', 'page size (1-500)', '50')
+    .option('--all', 'follow every page instead of printing one')
+    .action(async (options: { category?: string; securityLevel?: string; status?: string; createdAfter?: string; createdBefore?: string; limit: string; all?: boolean }) => {
+      const { api } = connect();
+      const query: Record<string, string> = { limit: options.limit };
+      if (options.category !== undefined) query.category = options.category;
+      if (options.securityLevel !== undefined) query.securityLevel = options.securityLevel;
+      if (options.status !== undefined) query.status = options.status;
+      if (options.createdAfter !== undefined) query.createdAfter = options.createdAfter;
+      if (options.createdBefore !== undefined) query.createdBefore = options.createdBefore;
+      // Page by page: a listing of millions never sits in memory.
+      for (;;) {
+        const page = await api.listDocuments(query);
+        for (const d of page.documents) process.stdout.write(`${JSON.stringify(d)}\n`);
+        if (!options.all || page.nextCursor === null) {
+          if (page.nextCursor !== null) process.stderr.write(`more: --all, or the API with cursor=${page.nextCursor}\n`);
+          return;
+        }
+        query.cursor = page.nextCursor;
+      }
     });
 
   program
@@ -111,6 +159,32 @@ async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.
   } catch (err) {
     return reportError(err);
   }
+}
+
+/** The body of an ingestion (or a replacement's new version) from the command line. */
+function documentBody(file: string, options: EnqueueOptions, sourceRoot: string): EnqueueBody {
+  return {
+    filePath: toSourceRelative(file, sourceRoot),
+    metadata: {
+      title: options.title ?? path.basename(file),
+      ...(options.category === undefined ? {} : { category: options.category }),
+      ...(options.securityLevel === undefined ? {} : { securityLevel: options.securityLevel }),
+    },
+    ...(options.textPath === undefined ? {} : { textPath: toSourceRelative(options.textPath, sourceRoot) }),
+  };
+}
+
+/** Shows a progress bar until the saga ends, prints its result, and returns the exit code (0 only if it completed). */
+async function waitWithProgress(api: ProducerClient, sagaId: string, started: number): Promise<number> {
+  const bar = startSagaProgressBar();
+  let final: IngestionStatus;
+  try {
+    final = await watchSaga(() => api.status(sagaId), { intervalMs: 500, onStatus: (s) => bar.update(s) });
+  } finally {
+    bar.stop();
+  }
+  process.stdout.write(`${formatFinalResult(final, Date.now() - started).join('\n')}\n`);
+  return final.status === 'completed' ? 0 : 1;
 }
 
 /** Prints what went wrong in words the user can act on, and returns the exit code. */

@@ -48,6 +48,10 @@ export function toErrorResponse(err: unknown): ErrorResponse {
     const holder = stringProp(err, 'holderSagaId');
     return answer(409, 'LOCKED', e.message, holder === undefined ? {} : { holderSagaId: holder });
   }
+  if (e.code === 'DOCUMENT_DELETING') {
+    const holder = stringProp(err, 'holderSagaId');
+    return answer(409, e.code, e.message, holder === undefined ? {} : { holderSagaId: holder });
+  }
   if (NOT_FOUND.has(e.code)) return answer(404, e.code, e.message);
   if (CONFLICT.has(e.code)) return answer(409, e.code, e.message);
   // Encoding at rest: a key-encryption key this process does not hold, or stored bytes that fail their checks, are

@@ -1,5 +1,5 @@
 // A small HTTP client of the producer's API for the CLI; errors become ProducerHttpError with the server's words.
-import type { IngestionStatus } from '@ingest/ingest';
+import type { DocumentListPage, IngestionStatus } from '@ingest/ingest';
 import type { ErrorField } from './error-response.ts';
 import { ProducerHttpError, ProducerUnreachableError } from './cli-errors.ts';
 
@@ -8,6 +8,8 @@ export interface EnqueueBody {
   filePath: string;
   metadata: { title: string; category?: string; securityLevel?: string };
   textPath?: string;
+  /** The stable id of a document this one replaces. */
+  replaces?: string;
 }
 
 /** The body of POST /v1/wiki-generations as the CLI builds it (files by reference to a directory). */
@@ -31,13 +33,17 @@ export interface ProducerClient {
   enqueue(body: EnqueueBody, options?: { idempotencyKey?: string }): Promise<{ sagaId: string; statusUrl: string }>;
   status(sagaId: string): Promise<IngestionStatus>;
   generateWiki(body: WikiGenerationBody, options?: { idempotencyKey?: string }): Promise<{ sagaId: string; statusUrl: string }>;
+  /** DELETE /v1/documents/:id: the deletion saga (the running one, when a delete is already under way). */
+  deleteDocument(documentId: string): Promise<{ sagaId: string; statusUrl: string }>;
+  /** GET /v1/documents with its query parameters. */
+  listDocuments(query: Record<string, string>): Promise<DocumentListPage>;
 }
 
 /** Creates a client that authenticates every call with the internal token. */
 export function createProducerClient(options: ProducerClientOptions): ProducerClient {
   const { baseUrl, internalToken, requestedBy = 'cli' } = options;
 
-  async function call(method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+  async function call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
     const url = `${baseUrl}${path}`;
     let response: Response;
     try {
@@ -79,6 +85,19 @@ export function createProducerClient(options: ProducerClientOptions): ProducerCl
         throw new ProducerUnreachableError(baseUrl, new Error('POST /v1/wiki-generations answered without sagaId'));
       }
       return { sagaId: answer.sagaId, statusUrl: answer.statusUrl };
+    },
+    async deleteDocument(documentId) {
+      const answer = await call('DELETE', `/v1/documents/${encodeURIComponent(documentId)}`);
+      if (!isRecord(answer) || typeof answer.sagaId !== 'string' || typeof answer.statusUrl !== 'string') {
+        throw new ProducerUnreachableError(baseUrl, new Error('DELETE /v1/documents/:id answered without sagaId'));
+      }
+      return { sagaId: answer.sagaId, statusUrl: answer.statusUrl };
+    },
+    async listDocuments(query) {
+      const answer = await call('GET', `/v1/documents?${new URLSearchParams(query).toString()}`);
+      if (!isRecord(answer) || !Array.isArray(answer.documents)) throw new ProducerUnreachableError(baseUrl, new Error('GET /v1/documents answered without documents'));
+      // The producer is this repository's own API: its listing body is DocumentListPage by construction.
+      return answer as unknown as DocumentListPage;
     },
     async status(sagaId) {
       const answer = await call('GET', `/v1/sagas/${encodeURIComponent(sagaId)}`);

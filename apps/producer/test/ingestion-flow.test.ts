@@ -110,6 +110,28 @@ describe('ingestion through the producer', () => {
     expect(JSON.parse(r.output)).toMatchObject({ sagaId, status: expect.any(String) });
   });
 
+  it('CLI: replace --wait makes version 2, documents lists it, delete --wait removes it, a second delete is a 404', async () => {
+    await t.writeSource('cli/life-v1.bin', randomBytes(20_000));
+    const v1 = await cli(['enqueue', 'cli/life-v1.bin', '--category', 'cli-life', '--wait']);
+    expect(v1.code).toBe(0);
+    const documentId = /documentId: ([0-9a-f-]{36})/.exec(v1.output)?.[1];
+    if (!documentId) throw new Error(`no document id in ${v1.output}`);
+    await t.writeSource('cli/life-v2.bin', randomBytes(30_000));
+    const v2 = await cli(['replace', documentId, 'cli/life-v2.bin', '--title', 'Second', '--category', 'cli-life', '--wait']);
+    expect(v2.output).toMatch(new RegExp(`documentId: ${documentId}`));
+    expect(v2.code).toBe(0);
+    const listed = await cli(['documents', '--category', 'cli-life']);
+    expect(listed.code).toBe(0);
+    const lines = listed.output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { documentId: string; version: number; title: string });
+    expect(lines).toEqual([expect.objectContaining({ documentId, version: 2, title: 'Second' })]);
+    const gone = await cli(['delete', documentId, '--wait']);
+    expect(gone.output).toMatch(/"status":"completed"/);
+    expect(gone.code).toBe(0);
+    const again = await cli(['delete', documentId]);
+    expect(again.code).toBe(2);
+    expect(again.output).toMatch(/DOCUMENT_NOT_FOUND \(HTTP 404\)/);
+  });
+
   it('CLI: status of an unknown saga exits 2 with the server message', async () => {
     const r = await cli(['status', '3f2b8c1e-5d4a-4e6f-9a8b-7c6d5e4f3a2b']);
     expect(r.code).toBe(2);

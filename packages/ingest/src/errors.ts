@@ -47,3 +47,12 @@ export class DocumentNotFoundError extends IngestError {
     super('DOCUMENT_NOT_FOUND', `document ${documentId} does not exist`);
   }
 }
+
+/** The document is being deleted (HTTP 409): its content is no longer served and it cannot be replaced. */
+export class DocumentDeletingError extends IngestError {
+  readonly holderSagaId: string | undefined;
+  constructor(documentId: string, holderSagaId: string | null) {
+    super('DOCUMENT_DELETING', `document ${documentId} is being deleted${holderSagaId ? ` by saga ${holderSagaId}` : ''}`);
+    this.holderSagaId = holderSagaId ?? undefined;
+  }
+}

@@ -7,13 +7,17 @@ export { parseIngestRequest, type IngestRequest } from './request.ts';
 export { resolveSource, type ResolvedSource, type SourceLimits } from './source-path.ts';
 export { INGEST_STORE_NAMES, ingestStoreRegistry, type IngestStore, type IngestStoreDeps } from './leftover-stores.ts';
 export { INGEST_SAGA, INGEST_STEPS, ingestSaga, type IngestInput, type IngestSagaDeps } from './ingest-saga.ts';
-export { IngestError, InvalidRequestError, SourceRejectedError, ConfigError, DocumentNotFoundError, type FieldProblem } from './errors.ts';
+export { IngestError, InvalidRequestError, SourceRejectedError, ConfigError, DocumentNotFoundError, DocumentDeletingError, type FieldProblem } from './errors.ts';
+export { DELETE_SAGA, DELETE_STEPS, deleteSaga, documentLockKey, type DeleteInput, type DeleteSagaDeps, type VersionToRemove } from './delete-saga.ts';
+export { createDocumentVersions, type DocumentVersions, type DocumentHead, type DocumentVersion } from './document-versions.ts';
+export { parseDocumentListQuery, type DocumentListQuery, type DocumentListItem, type DocumentListPage } from './document-listing.ts';
 export type {
   IngestRuntime,
   IngestionStatus,
   IngestProgress,
   IngestStepStatus,
   DocumentView,
+  DocumentVersionView,
   JanitorSummary,
   HealthReport,
   SubmitOptions,

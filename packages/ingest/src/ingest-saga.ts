@@ -19,6 +19,8 @@ import { resolveSource, sameFile } from './source-path.ts';
 import { INGEST_STAGES } from './stages.ts';
 import type { IngestStore } from './leftover-stores.ts';
 import type { DownstreamStores } from './stores.ts';
+import type { VersionToRemove } from './delete-saga.ts';
+import type { DocumentVersions } from './document-versions.ts';
 
 /** Name of the saga in queues and tables. */
 export const INGEST_SAGA = 'ingest-document';
@@ -56,6 +58,8 @@ export type IngestInput = {
   relations?: NonNullable<IngestRequest['relations']>;
   requestedBy: string;
   requestedAt: string;
+  /** The stable id of the document this ingestion replaces: on commit it becomes that document's current version. */
+  replaces?: string;
 };
 
 /** What each step records as its output (typed: later steps read them without casts). */
@@ -68,7 +72,7 @@ export type IngestOutputs = {
   vector_insert: { chunks: number; source: string };
   graph_insert: { relations: number };
   relational_insert: { documentId: string };
-  finalize: { documentId: string; committedAt: string };
+  finalize: { documentId: string; committedAt: string; version?: number };
 };
 
 /** Collaborators of the saga's steps. */
@@ -78,6 +82,10 @@ export interface IngestSagaDeps {
   stores: DownstreamStores;
   /** The stores its compensations may leave something in (ingestStoreRegistry). */
   leftoverStores: StoreRegistry<IngestStore>;
+  /** Heads and versions: the commit makes the new version current. */
+  versions: DocumentVersions;
+  /** Starts the removal of a version a replacement superseded (idempotent: a retried commit asks again). */
+  retireVersion: (r: { documentId: string; version: VersionToRemove; requestedBy: string }) => Promise<void>;
   /** Told the bytes each upload run stores (chunks found already stored do not count): the upload throughput metric. */
   onUploadedBytes?: (bytes: number) => void;
 }
@@ -309,9 +317,24 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput, In
           // compensation deletes it with the chunks, since it lies under the same prefix.
           await storage(() => uploader.publishManifest(ctx.input.operationId, { documentId: ctx.input.documentId, metadata: { ...ctx.input.metadata } }, { signal: ctx.signal }));
           await storage(() => stores.security.audit(ctx.input.documentId, 'committed', ctx.input.requestedBy, { sagaId: ctx.sagaId }));
-          return { documentId: ctx.input.documentId, committedAt: new Date().toISOString() };
+          // Last: the switch readers see. A new document becomes version 1 of itself; a replacement becomes the
+          // current version of the document it replaces, in one UPDATE of its head.
+          const stableId = ctx.input.replaces ?? ctx.input.documentId;
+          const outcome = await deps.versions.commit({ versionId: ctx.input.documentId, documentId: stableId, sagaId: ctx.sagaId, operationId: ctx.input.operationId });
+          if (!outcome.ok) throw new SagaRollbackRequired(outcome.reason, outcome.message);
+          if (outcome.previousVersionId) {
+            const previous = await deps.versions.version(outcome.previousVersionId);
+            await deps.retireVersion({
+              documentId: stableId,
+              version: { versionId: outcome.previousVersionId, operationId: previous?.operationId ?? null },
+              requestedBy: ctx.input.requestedBy,
+            });
+          }
+          return { documentId: stableId, committedAt: new Date().toISOString(), version: outcome.version };
         },
         async compensation(ctx) {
+          // The old version is current again (a no-op when the switch never happened).
+          await deps.versions.revert(ctx.input.documentId);
           await undo('security-audit', ctx.input.documentId, () => stores.security.audit(ctx.input.documentId, 'failed', ctx.input.requestedBy, { sagaId: ctx.sagaId }));
         },
       },

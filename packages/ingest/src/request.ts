@@ -21,6 +21,8 @@ const requestSchema = z
     textPath: z.string().min(1).max(4096).optional(),
     content: z.string().max(1024 * 1024).optional(),
     relations: z.array(relation).max(1000).optional(),
+    /** The stable id of a document this ingestion replaces (a new version of it). */
+    replaces: z.uuid().optional(),
   })
   .strict();
 

@@ -9,7 +9,7 @@ import { createChunkStore, createS3Client, createUploader, migrateStorage } from
 import { wikiSaga } from '@ingest/wiki';
 import { wikiClientsFromConfig } from './wiki-clients.ts';
 import type { IngestConfig } from './config.ts';
-import { DocumentNotFoundError } from './errors.ts';
+import { DocumentDeletingError, DocumentNotFoundError } from './errors.ts';
 import { INGEST_SAGA, ingestSaga, type IngestInput } from './ingest-saga.ts';
 import { ingestStoreRegistry } from './leftover-stores.ts';
 import { reapOrphanChunks } from './orphan-reaper.ts';
@@ -20,6 +20,10 @@ import { connectPostgres } from './postgres-client.ts';
 import { resolveSource } from './source-path.ts';
 import { toIngestionStatus } from './status.ts';
 import { createDownstreamStores, storageDatabase } from './stores.ts';
+import { deleteSaga, documentLockKey } from './delete-saga.ts';
+import { createDocumentLifecycle, toDocumentView, type DocumentLifecycle } from './document-lifecycle.ts';
+import { listDocuments, parseDocumentListQuery } from './document-listing.ts';
+import { createDocumentVersions } from './document-versions.ts';
 import type { DocumentView, HealthReport, IngestRuntime, JanitorSummary, SubmitOptions } from './types.ts';
 
 /** Options of createIngestRuntime. */
@@ -94,6 +98,13 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     storeSql: { relational: client(storeUrls.relational), vector: client(storeUrls.vector), graph: client(storeUrls.graph), security: client(storeUrls.security) },
     cleanup: { uploader, stores },
   });
+  // A document's versions and life (delete, replace); the lifecycle needs the engine, which needs the sagas.
+  const versions = createDocumentVersions(client(storeUrls.relational));
+  let lifecycle: DocumentLifecycle | undefined;
+  const retireVersion: DocumentLifecycle['retireVersion'] = (r) => {
+    if (!lifecycle) throw new Error('the runtime is not ready');
+    return lifecycle.retireVersion(r);
+  };
   // Upload throughput for whoever exports metrics (the worker); listeners are wrapped so one that throws is harmless.
   const uploads = new EventEmitter();
   // The wiki-generation saga (packages/wiki) runs in the same fleet when its services are configured.
@@ -104,7 +115,8 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     redisCluster: config.REDIS_CLUSTER,
     redisSeeds: config.REDIS_CLUSTER_NODES,
     sagas: [
-      ingestSaga({ config, uploader, stores, leftoverStores, onUploadedBytes: (bytes) => uploads.emit('bytes', bytes) }),
+      ingestSaga({ config, uploader, stores, leftoverStores, versions, retireVersion, onUploadedBytes: (bytes) => uploads.emit('bytes', bytes) }),
+      deleteSaga({ config, stores, versions, leftoverStores, chunkPrefix: CHUNK_PREFIX }),
       ...(wikiClients ? [wikiSaga({ ...wikiClients, maxFileBytes: config.WIKI_MAX_FILE_BYTES, attempts: config.STORE_RETRY_ATTEMPTS, backoffMs: config.STORE_RETRY_BACKOFF_MS })] : []),
     ],
     prefix: config.QUEUE_PREFIX,
@@ -116,13 +128,8 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     defaultTimeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
   });
   const relationalDb = storageDatabase(client(storeUrls.relational));
-
-  const findDocument = async (documentId: string) => {
-    if (!UUID.test(documentId)) throw new DocumentNotFoundError(documentId);
-    const doc = await stores.relational.get(documentId);
-    if (!doc) throw new DocumentNotFoundError(documentId);
-    return doc;
-  };
+  const documentLifecycle = createDocumentLifecycle({ engine, versions, relational: stores.relational, timeoutSeconds: config.SAGA_TIMEOUT_SECONDS });
+  lifecycle = documentLifecycle;
 
   const runtime: IngestRuntime = {
     config,
@@ -135,6 +142,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
       const source = await resolveSource(config.SOURCE_ROOT, request.filePath, 'filePath', limits);
       const text = request.textPath ? await resolveSource(config.SOURCE_ROOT, request.textPath, 'textPath', limits) : undefined;
       const sagaId = randomUUID();
+      if (request.replaces) await documentLifecycle.claimReplacement(request.replaces, sagaId);
       const input: IngestInput = {
         documentId: randomUUID(),
         operationId: sagaId,
@@ -150,11 +158,22 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
         ...(request.relations ? { relations: request.relations } : {}),
         requestedBy: o.requestedBy ?? 'unknown',
         requestedAt: new Date().toISOString(),
+        ...(request.replaces ? { replaces: request.replaces } : {}),
       };
-      return engine.start(INGEST_SAGA, input, {
+      const started = engine.start(INGEST_SAGA, input, {
         sagaId,
         ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}),
       });
+      // A replacement that did not start (or answered an earlier saga) must not keep the document's lock.
+      const replaces = request.replaces;
+      if (!replaces) return started;
+      const freeLock = () => engine.releaseLock(documentLockKey(replaces), sagaId).catch(() => false);
+      const result = await started.catch(async (err: unknown) => {
+        await freeLock();
+        throw err;
+      });
+      if (!result.created) await freeLock();
+      return result;
     },
 
     async status(sagaId) {
@@ -185,28 +204,20 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     },
 
     async getDocument(documentId): Promise<DocumentView> {
-      const d = await findDocument(documentId);
-      const meta = (d.metadata ?? {}) as Record<string, unknown>;
-      return {
-        documentId: d.id,
-        sagaId: typeof meta.sagaId === 'string' ? meta.sagaId : null,
-        title: d.title,
-        category: d.category,
-        securityLevel: d.securityLevel,
-        sourcePath: d.sourcePath,
-        sizeBytes: d.size,
-        sha256: d.sha256,
-        chunkCount: d.chunkCount,
-        metadata: meta,
-        createdAt: d.createdAt.toISOString(),
-      };
+      const doc = await documentLifecycle.resolve(documentId);
+      return toDocumentView(doc, await documentLifecycle.history(documentId));
     },
 
     async openDocumentContent(documentId) {
-      const d = await findDocument(documentId);
-      if (!d.operationId) throw new DocumentNotFoundError(documentId);
-      return { stream: await uploader.openReadStream(d.operationId), sizeBytes: d.size, sha256: d.sha256 };
+      const doc = await documentLifecycle.resolve(documentId);
+      if (doc.status === 'deleting') throw new DocumentDeletingError(documentId, doc.head?.deleteSagaId ?? null);
+      if (!doc.row?.operationId) throw new DocumentNotFoundError(documentId);
+      return { stream: await uploader.openReadStream(doc.row.operationId), sizeBytes: doc.row.size, sha256: doc.row.sha256 };
     },
+
+    deleteDocument: (documentId, o = {}) => documentLifecycle.requestDelete(documentId, o.requestedBy ?? 'unknown'),
+
+    listDocuments: async (query) => listDocuments(client(storeUrls.relational), parseDocumentListQuery(query)),
 
     startWorkers: (o = {}) =>
       engine.startWorkers({

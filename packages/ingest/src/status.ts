@@ -13,7 +13,8 @@ export function toIngestionStatus(view: SagaView): IngestionStatus {
     status: view.status,
     state: view.state,
     success: view.status === 'completed',
-    documentId: view.status === 'completed' ? (input.documentId ?? null) : null,
+    // The stable id: a replacement reports the document it replaced.
+    documentId: view.status === 'completed' ? (input.replaces ?? input.documentId ?? null) : null,
     operationId: input.operationId ?? null,
     result: view.status === 'completed' ? (view.steps.at(-1)?.output ?? null) : null,
     rollbackPerformed: rolledBack && performedCompensation,

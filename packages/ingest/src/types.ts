@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AlertDeliveryResult } from '@ingest/ops';
 import type { JsonValue, SagaEngine, SagaEventView, SagaStats } from '@ingest/saga-core';
 import type { IngestConfig } from './config.ts';
+import type { DocumentListPage } from './document-listing.ts';
 import type { RetentionSummary } from './retention.ts';
 
 /** Upload progress as the API reports it. */
@@ -47,9 +48,26 @@ export interface IngestionStatus {
   finishedAt: string | null;
 }
 
-/** A committed document's metadata. */
+/** One version in a document's history. */
+export interface DocumentVersionView {
+  version: number;
+  versionId: string;
+  status: 'current' | 'replaced' | 'removing' | 'removed';
+  sagaId: string | null;
+  committedAt: string;
+  supersededAt: string | null;
+  removedAt: string | null;
+}
+
+/** A committed document's metadata (its current version's), status, version and history. */
 export interface DocumentView {
+  /** The stable id: the same across replacements. */
   documentId: string;
+  /** The current version's own id (its rows in every store are keyed by it). */
+  versionId: string;
+  version: number;
+  status: 'active' | 'deleting' | 'deleted';
+  versions: DocumentVersionView[];
   sagaId: string | null;
   title: string;
   category: string | null;
@@ -110,7 +128,11 @@ export interface IngestRuntime {
   onUploadedBytes(listener: (bytes: number) => void): void;
   /** Throws DocumentNotFoundError (404). */
   getDocument(documentId: string): Promise<DocumentView>;
-  /** Streams the stored bytes chunk by chunk. Throws DocumentNotFoundError (404). */
+  /** Starts deleting a document (same document → same saga while it runs). Throws DocumentNotFoundError (404), SagaLockedError (409). */
+  deleteDocument(documentId: string, options?: { requestedBy?: string }): Promise<{ sagaId: string; created: boolean }>;
+  /** One page of documents (GET /v1/documents query parameters). Throws InvalidRequestError (400). */
+  listDocuments(query: unknown): Promise<DocumentListPage>;
+  /** Streams the stored bytes chunk by chunk. Throws DocumentNotFoundError (404), DocumentDeletingError (409). */
   openDocumentContent(documentId: string): Promise<{ stream: Readable; sizeBytes: number; sha256: string }>;
   /** Consumes the saga's queues (all, or `queues`). */
   startWorkers(options?: { concurrency?: number; queues?: string[] }): Promise<void>;

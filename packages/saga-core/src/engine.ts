@@ -95,6 +95,8 @@ export interface SagaEngine {
   queueNames(): string[];
   /** Re-takes a saga's lock if Redis lost it; throws SagaLockedError when someone else has it. */
   ensureLock(lockKey: string, sagaId: string, deadlineAt: Date): Promise<void>;
+  /** Releases a lock if `sagaId` holds it (a lock taken beside the saga's own, for a start that did not happen). */
+  releaseLock(lockKey: string, sagaId: string): Promise<boolean>;
   /** Repairs: relay outbox, re-dispatch lost jobs, roll back overdue sagas, release stale locks. */
   maintain(options?: { relayOlderThanMs?: number; idleMs?: number }): Promise<MaintenanceResult>;
   /** Retries recorded leftovers through the undo their saga's definition declares for their store. */
@@ -231,6 +233,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
     },
 
     ensureLock: (lockKey, sagaId, deadlineAt) => ensureLock(core, lockKey, sagaId, deadlineAt),
+    releaseLock: (lockKey, sagaId) => core.locks.release(lockKey, sagaId),
 
     cancel: (sagaId) => requestRollback(core, sagaId, 'CANCELLED', 'saga cancelled by request'),
     get: (sagaId) => readSaga(db, sagaId),

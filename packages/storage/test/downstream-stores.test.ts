@@ -28,7 +28,7 @@ describe('migrateStorage', () => {
       expect(applied[0]!.n).toBeGreaterThan(0);
       const tables = await a`select table_name from information_schema.tables where table_schema = 'public' order by 1`;
       expect(tables.map((t) => t.table_name)).toEqual([
-        'documents', 'graph_edges', 'graph_nodes', 'security_audit', 'security_records', 'upload_chunks', 'upload_operations', 'vector_chunks',
+        'document_heads', 'document_versions', 'documents', 'graph_edges', 'graph_nodes', 'security_audit', 'security_records', 'upload_chunks', 'upload_operations', 'vector_chunks',
       ]);
     } finally {
       await a.end();

@@ -2,6 +2,7 @@
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { sagaSchema, type StoreRegistry } from '@ingest/saga-core';
 import type { ChunkStore, KeyProvider } from '@ingest/storage';
+import { DELETE_SAGA } from '../delete-saga.ts';
 import { INGEST_SAGA } from '../ingest-saga.ts';
 import { ingestStoreRegistry } from '../leftover-stores.ts';
 import { storageDatabase, type StorageDatabase } from '../stores.ts';
@@ -55,7 +56,7 @@ export function createCheckContext(deps: InvariantDeps, options: ResolvedInvaria
       return db;
     },
     chunkStore: deps.chunkStore,
-    leftoverStores: deps.leftoverStores ?? { [INGEST_SAGA]: ingestStoreRegistry({ sql: deps.sql, chunkStore: deps.chunkStore, ...(deps.storeSql ? { storeSql: deps.storeSql } : {}) }) },
+    leftoverStores: deps.leftoverStores ?? defaultRegistries(deps),
     keyProvider: deps.keyProvider,
     options,
     counts: {
@@ -84,4 +85,10 @@ export function createCheckContext(deps: InvariantDeps, options: ResolvedInvaria
       return total;
     },
   };
+}
+
+// The deletion saga records its leftovers in the ingestion saga's stores, through the same registry.
+function defaultRegistries(deps: InvariantDeps): Readonly<Record<string, StoreRegistry>> {
+  const registry = ingestStoreRegistry({ sql: deps.sql, chunkStore: deps.chunkStore, ...(deps.storeSql ? { storeSql: deps.storeSql } : {}) });
+  return { [INGEST_SAGA]: registry, [DELETE_SAGA]: registry };
 }

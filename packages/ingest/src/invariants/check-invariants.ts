@@ -10,6 +10,7 @@ import { scanLeftoverEntries } from './leftover-entries.ts';
 import { scanOrphanChunks } from './orphan-chunks.ts';
 import { scanOrphanRows } from './orphan-rows.ts';
 import { scanOverdueSagas } from './overdue-sagas.ts';
+import { scanRemovedDocuments } from './removed-documents.ts';
 import type { InvariantReport } from './violation.ts';
 
 /** Runs every scan once, read-only, streaming sagas, listings and rows page by page; never throws for a violation. */
@@ -24,6 +25,7 @@ export async function checkInvariants(deps: InvariantDeps, options: InvariantOpt
   await scanOrphanRows(ctx);
   await scanOrphanChunks(ctx);
   await scanCommittedDocuments(ctx);
+  await scanRemovedDocuments(ctx);
   return {
     ok: ctx.total === 0,
     violations: ctx.kept,

@@ -6,6 +6,7 @@ import { type ChunkCipher, chunkRefOf, forEachBounded, isRetryableStorageError, 
 import type { CheckContext } from './check-context.ts';
 import { isUuid } from './document-rows.ts';
 import { INGEST_SAGA } from '../ingest-saga.ts';
+import { retiredVersions } from './removed-documents.ts';
 
 const { sagaInstances, sagaSteps } = sagaSchema;
 const { documents, vectorChunks, graphNodes, graphEdges, securityRecords, uploadOperations, uploadChunks } = storageSchema;
@@ -33,11 +34,22 @@ export async function scanCommittedDocuments(ctx: CheckContext): Promise<void> {
       .where(and(eq(sagaInstances.status, 'completed'), eq(sagaInstances.name, INGEST_SAGA), ...(after === null ? [] : [gt(sagaInstances.id, after)])))
       .orderBy(asc(sagaInstances.id))
       .limit(ctx.options.pageSize);
-    for (const saga of page) await checkCommitment(ctx, await commitmentOf(ctx, saga.id, saga.input));
+    // A version being removed or removed (deleted, or superseded by a replacement) is no longer committed data:
+    // scanRemovedDocuments holds it to the opposite promise.
+    const retired = await retiredVersions(ctx, page.map((s) => documentIdOf(s.input)).filter(isUuid));
+    for (const saga of page) {
+      if (retired.has(documentIdOf(saga.input))) continue;
+      await checkCommitment(ctx, await commitmentOf(ctx, saga.id, saga.input));
+    }
     const last: string | undefined = page[page.length - 1]?.id;
     if (last === undefined || page.length < ctx.options.pageSize) return;
     after = last;
   }
+}
+
+function documentIdOf(input: unknown): string {
+  const id = (input ?? {}) as { documentId?: unknown };
+  return typeof id.documentId === 'string' ? id.documentId : '';
 }
 
 async function commitmentOf(ctx: CheckContext, sagaId: string, input: unknown): Promise<Commitment> {

@@ -6,6 +6,7 @@ import type { IngestConfig } from '../config.ts';
 import { keyProviderFromConfig } from '../at-rest-encoding.ts';
 import type { InvariantDeps } from './invariant-deps.ts';
 import { WIKI_SAGA, wikiStoreRegistry } from '@ingest/wiki';
+import { DELETE_SAGA } from '../delete-saga.ts';
 import { INGEST_SAGA } from '../ingest-saga.ts';
 import { ingestStoreRegistry } from '../leftover-stores.ts';
 import { wikiClientsFromConfig } from '../wiki-clients.ts';
@@ -47,11 +48,12 @@ export function connectInvariantDeps(config: IngestConfig): InvariantConnections
   const keyProvider = keyProviderFromConfig(config);
   // A fleet that runs the wiki saga: its leftovers are checked through its own store registry.
   const wiki = wikiClientsFromConfig(config);
+  const ingestRegistry = wiki ? ingestStoreRegistry({ sql, chunkStore, storeSql }) : undefined;
   return {
     sql,
     storeSql,
     chunkStore,
-    ...(wiki ? { leftoverStores: { [INGEST_SAGA]: ingestStoreRegistry({ sql, chunkStore, storeSql }), [WIKI_SAGA]: wikiStoreRegistry(wiki) } } : {}),
+    ...(wiki && ingestRegistry ? { leftoverStores: { [INGEST_SAGA]: ingestRegistry, [DELETE_SAGA]: ingestRegistry, [WIKI_SAGA]: wikiStoreRegistry(wiki) } } : {}),
     ...(keyProvider ? { keyProvider } : {}),
     async close() {
       chunkStore.close();

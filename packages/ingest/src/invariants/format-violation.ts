@@ -21,6 +21,8 @@ export function formatViolation(v: Violation): string {
       return `${v.kind} leftover=${v.leftoverId} saga=${v.sagaId} store=${v.store} key=${v.key}`;
     case 'duplicate_document':
       return `${v.kind} by=${v.by} shared=${v.sharedKey} ids=${v.ids.join(',')}`;
+    case 'removed_document_remains':
+      return `${v.kind} document=${v.documentId} version=${v.versionId} saga=${v.sagaId ?? '-'} store=${v.store} key=${v.key} count=${v.count}`;
   }
 }
 

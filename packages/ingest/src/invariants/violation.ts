@@ -14,6 +14,7 @@ export const VIOLATION_KINDS = [
   'leftover_already_gone',
   'unknown_leftover_store',
   'duplicate_document',
+  'removed_document_remains',
 ] as const;
 
 /** One of VIOLATION_KINDS. */
@@ -112,6 +113,19 @@ export interface DuplicateDocument {
   ids: string[];
 }
 
+/** A removed version (deleted, or superseded by a replacement) still has data that no recorded leftover names. */
+export interface RemovedDocumentRemains {
+  kind: 'removed_document_remains';
+  documentId: string;
+  versionId: string;
+  /** The saga that removed it. */
+  sagaId: string | null;
+  /** A row store, or `s3` for objects under the version's chunk prefix. */
+  store: string;
+  key: string;
+  count: number;
+}
+
 /** Any violation. */
 export type Violation =
   | OrphanChunks
@@ -122,7 +136,8 @@ export type Violation =
   | OverdueSaga
   | LeftoverAlreadyGone
   | UnknownLeftoverStore
-  | DuplicateDocument;
+  | DuplicateDocument
+  | RemovedDocumentRemains;
 
 /** What was looked at, so an empty report can be told apart from a check that saw nothing. */
 export interface InvariantScanCounts {

@@ -221,4 +221,29 @@ describe('consistency checker', () => {
     await cleanWithJanitor(w, held, stuck.sagaId);
     await expectConsistent(w);
   });
+  it('a removed version whose data is still there is reported per store, and is no longer checked as committed', async () => {
+    const verifiedBefore = (await w.check()).scanned.documentsVerified;
+    // The committed document's version marked removed while every store (and the bucket) still holds it.
+    await w.h.sql`update document_versions set status = 'removed', removed_at = now() where version_id = ${committed.documentId}`;
+    const report = await w.check();
+    const remains = (store: string, key: string, count: unknown) => ({
+      kind: 'removed_document_remains',
+      documentId: committed.documentId,
+      versionId: committed.documentId,
+      sagaId: null,
+      store,
+      key,
+      count,
+    });
+    expect(report.violations).toEqual([
+      remains('relational', committed.documentId, 1),
+      remains('vector', committed.documentId, expect.any(Number)),
+      remains('graph', committed.documentId, 2),
+      remains('security', committed.documentId, 1),
+      remains('s3', `chunks/${committed.operationId}/`, 3),
+    ]);
+    expect(report.scanned.documentsVerified).toBe(verifiedBefore - 1);
+    await w.h.sql`update document_versions set status = 'current', removed_at = null where version_id = ${committed.documentId}`;
+    await expectConsistent(w);
+  });
 });

@@ -5,3 +5,4 @@ export * from './documents.ts';
 export * from './vector-chunks.ts';
 export * from './graph.ts';
 export * from './security.ts';
+export * from './document-versions.ts';

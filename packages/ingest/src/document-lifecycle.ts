@@ -1,0 +1,194 @@
+// What the API does with a document's life: find its current version, start its deletion (idempotent, refused while
+// an ingestion of it is live), check a replacement may start, and start the removal of a superseded version.
+import { randomUUID } from 'node:crypto';
+import { SagaLockedError, isLiveStatus, type SagaEngine } from '@ingest/saga-core';
+import type { DocumentRecord, RelationalStore } from '@ingest/storage';
+import { DELETE_SAGA, documentLockKey, type DeleteInput, type VersionToRemove } from './delete-saga.ts';
+import type { DocumentHead, DocumentVersion, DocumentVersions } from './document-versions.ts';
+import { DocumentDeletingError, DocumentNotFoundError } from './errors.ts';
+import type { DocumentView } from './types.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A stable document as readers see it: its head (null for a document committed before heads existed) and current row. */
+export interface ResolvedDocument {
+  documentId: string;
+  head: DocumentHead | null;
+  /** The current version's row; null once deleted. */
+  row: DocumentRecord | null;
+  status: DocumentHead['status'];
+  version: number;
+}
+
+/** Collaborators of the lifecycle operations. */
+export interface DocumentLifecycleDeps {
+  engine: SagaEngine;
+  versions: DocumentVersions;
+  relational: RelationalStore;
+  timeoutSeconds: number;
+}
+
+/** The lifecycle operations the runtime exposes. */
+export interface DocumentLifecycle {
+  /** The document under its stable id; throws DocumentNotFoundError for unknown, non-stable or deleted ids. */
+  resolve(documentId: string, options?: { includeDeleted?: boolean }): Promise<ResolvedDocument>;
+  /** Every version of a document, oldest first. */
+  history(documentId: string): Promise<DocumentVersion[]>;
+  /** Starts (or answers the running) deletion; 404 unknown or gone, 409 (SagaLockedError) while an ingestion of it is live. */
+  requestDelete(documentId: string, requestedBy: string): Promise<{ sagaId: string; created: boolean }>;
+  /** Checks a replacement of `documentId` may start and takes the document's lock for `sagaId`. */
+  claimReplacement(documentId: string, sagaId: string): Promise<void>;
+  /** Starts the removal of a superseded version (same version → same saga). */
+  retireVersion(r: { documentId: string; version: VersionToRemove; requestedBy: string }): Promise<void>;
+}
+
+/** The body of GET /v1/documents/:id: the current version's metadata, the document's status, version and history. */
+export function toDocumentView(doc: ResolvedDocument, history: DocumentVersion[]): DocumentView {
+  const row = doc.row;
+  const meta = (row?.metadata ?? {}) as Record<string, unknown>;
+  return {
+    documentId: doc.documentId,
+    versionId: row?.id ?? doc.head?.currentVersionId ?? doc.documentId,
+    version: doc.version,
+    status: doc.status,
+    sagaId: typeof meta.sagaId === 'string' ? meta.sagaId : null,
+    title: row?.title ?? '',
+    category: row?.category ?? null,
+    securityLevel: row?.securityLevel ?? null,
+    sourcePath: row?.sourcePath ?? '',
+    sizeBytes: row?.size ?? 0,
+    sha256: row?.sha256 ?? '',
+    chunkCount: row?.chunkCount ?? 0,
+    metadata: meta,
+    createdAt: (doc.head?.createdAt ?? row?.createdAt ?? new Date(0)).toISOString(),
+    versions: history.map((v) => ({
+      version: v.version,
+      versionId: v.versionId,
+      status: v.status,
+      sagaId: v.sagaId,
+      committedAt: v.committedAt.toISOString(),
+      supersededAt: v.supersededAt?.toISOString() ?? null,
+      removedAt: v.removedAt?.toISOString() ?? null,
+    })),
+  };
+}
+
+/** Builds the lifecycle operations over the engine and the version store. */
+export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLifecycle {
+  const { engine, versions, relational } = deps;
+
+  const sagaIsLive = async (sagaId: string | null | undefined): Promise<boolean> => {
+    if (!sagaId || !UUID.test(sagaId)) return false;
+    try {
+      return isLiveStatus((await engine.get(sagaId)).status);
+    } catch {
+      return false;
+    }
+  };
+
+  const sagaNameOf = async (sagaId: string): Promise<string | null> => {
+    try {
+      return (await engine.get(sagaId)).name;
+    } catch {
+      return null;
+    }
+  };
+
+  // The exclusivity key the ingestion of a version held: its source file's real path.
+  const sourceLockKeyOf = async (ingestSagaId: string | null): Promise<string | null> => {
+    if (!ingestSagaId || !UUID.test(ingestSagaId)) return null;
+    try {
+      const view = await engine.get(ingestSagaId);
+      return view.lockKey;
+    } catch {
+      return null;
+    }
+  };
+
+  const resolve = async (documentId: string, o: { includeDeleted?: boolean } = {}): Promise<ResolvedDocument> => {
+    if (!UUID.test(documentId)) throw new DocumentNotFoundError(documentId);
+    const head = await versions.head(documentId);
+    if (head) {
+      if (head.status === 'deleted' && !o.includeDeleted) throw new DocumentNotFoundError(documentId);
+      const row = head.status === 'deleted' ? null : ((await relational.get(head.currentVersionId)) ?? null);
+      if (!row && head.status === 'active') throw new DocumentNotFoundError(documentId);
+      return { documentId, head, row, status: head.status, version: head.version };
+    }
+    // No head: a document committed before heads existed, or one whose ingestion has not committed yet. A version
+    // id of another document is not an address of its own.
+    const own = await versions.version(documentId);
+    if (own && own.documentId !== documentId) throw new DocumentNotFoundError(documentId);
+    const row = await relational.get(documentId);
+    if (!row) throw new DocumentNotFoundError(documentId);
+    return { documentId, head: null, row, status: 'active', version: 1 };
+  };
+
+  const lifecycle: DocumentLifecycle = {
+    resolve,
+    history: (documentId) => versions.versionsOf(documentId),
+
+    async requestDelete(documentId, requestedBy) {
+      const doc = await resolve(documentId);
+      // A delete under way answers with its saga; one that ended without finishing (it failed before removing
+      // anything) is started again.
+      if (doc.head?.status === 'deleting' && doc.head.deleteSagaId && (await sagaIsLive(doc.head.deleteSagaId))) return { sagaId: doc.head.deleteSagaId, created: false };
+      // An ingestion that wrote the row but has not committed yet still owns it.
+      const ingestSaga = doc.row?.metadata && typeof doc.row.metadata.sagaId === 'string' ? doc.row.metadata.sagaId : null;
+      if (!doc.head && (await sagaIsLive(ingestSaga))) throw new SagaLockedError(`document:${documentId}`, ingestSaga ?? 'unknown');
+      const history = doc.head ? await versions.versionsOf(documentId) : [];
+      const targets: VersionToRemove[] = history.filter((v) => v.status !== 'removed').map((v) => ({ versionId: v.versionId, operationId: v.operationId }));
+      if (doc.row && !targets.some((t) => t.versionId === doc.row?.id)) targets.push({ versionId: doc.row.id, operationId: doc.row.operationId });
+      const input: DeleteInput = {
+        mode: 'delete',
+        documentId,
+        versions: targets,
+        lockKey: documentLockKey(documentId),
+        requestedBy,
+        requestedAt: new Date().toISOString(),
+      };
+      // The document's lock (engine exclusivity, backed by PostgreSQL's one-live-saga-per-key index) makes two
+      // concurrent deletes one saga, and refuses a delete while a replacement of the document runs (409 naming it).
+      let started: { sagaId: string; created: boolean };
+      const sagaId = randomUUID();
+      // The source file's lock too (an ingestion of the same file is live: 409 naming it); held until the delete
+      // ends, then freed by the engine's stale-lock pass or taken over by the next saga of that file.
+      const fileKey = await sourceLockKeyOf(ingestSaga);
+      const deadline = new Date(Date.now() + deps.timeoutSeconds * 1000);
+      try {
+        if (fileKey) await engine.ensureLock(fileKey, sagaId, deadline);
+        started = await engine.start(DELETE_SAGA, input, { sagaId });
+      } catch (err) {
+        if (fileKey) await engine.releaseLock(fileKey, sagaId).catch(() => false);
+        const holder = err instanceof SagaLockedError ? err.holderSagaId : undefined;
+        if (holder && (await sagaNameOf(holder)) === DELETE_SAGA) return { sagaId: holder, created: false };
+        throw err;
+      }
+      // Not served from now on, even before the saga's first step marks it again.
+      const legacy = doc.head ? null : { versionId: doc.row?.id ?? documentId, sagaId: ingestSaga, operationId: doc.row?.operationId ?? null };
+      await versions.markDeleting(documentId, legacy, started.sagaId);
+      return started;
+    },
+
+    async claimReplacement(documentId, sagaId) {
+      const doc = await resolve(documentId);
+      if (doc.status === 'deleting') throw new DocumentDeletingError(documentId, doc.head?.deleteSagaId ?? null);
+      const ingestSaga = doc.row?.metadata && typeof doc.row.metadata.sagaId === 'string' ? doc.row.metadata.sagaId : null;
+      if (!doc.head && (await sagaIsLive(ingestSaga))) throw new SagaLockedError(`document:${documentId}`, ingestSaga ?? 'unknown');
+      // The engine's lock for the document: a delete or another replacement of it is refused while this one runs.
+      await engine.ensureLock(documentLockKey(documentId), sagaId, new Date(Date.now() + deps.timeoutSeconds * 1000));
+    },
+
+    async retireVersion(r) {
+      const input: DeleteInput = {
+        mode: 'retire',
+        documentId: r.documentId,
+        versions: [r.version],
+        lockKey: `version:${r.version.versionId}`,
+        requestedBy: r.requestedBy,
+        requestedAt: new Date().toISOString(),
+      };
+      await engine.start(DELETE_SAGA, input, { idempotencyKey: `retire-version:${r.version.versionId}` });
+    },
+  };
+  return lifecycle;
+}
