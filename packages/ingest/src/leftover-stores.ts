@@ -4,7 +4,7 @@ import { and, count, eq } from 'drizzle-orm';
 import type { Sql } from 'postgres';
 import type { LeftoverStore, StoreRegistry } from '@ingest/saga-core';
 import { storageSchema, type ChunkStore, type Uploader } from '@ingest/storage';
-import { countRowsIn, isUuid } from './invariants/document-rows.ts';
+import { countRowsIn, isUuid } from './store-rows.ts';
 import type { RowStore } from './invariants/violation.ts';
 import { storageDatabase, type DownstreamStores, type StorageDatabase } from './stores.ts';
 

@@ -1,40 +1,15 @@
 // How many rows each downstream store holds for one document, and the pages of document ids each store holds.
-import { and, asc, count, eq, gt, inArray } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray } from 'drizzle-orm';
 import { storageSchema } from '@ingest/storage';
-import type { StorageDatabase } from '../stores.ts';
 import type { CheckContext } from './check-context.ts';
 import type { RowStore } from './violation.ts';
+import { countRowsIn } from '../store-rows.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const { documents, vectorChunks, graphNodes, graphEdges, securityRecords } = storageSchema;
-
-/** Whether `id` can be a value of a uuid column (anything else cannot be stored there, so it has no rows). */
-export function isUuid(id: string): boolean {
-  return UUID.test(id);
-}
 
 /** Rows of `documentId` in `store` (graph: the document node plus the edges it owns). */
 export async function countDocumentRows(ctx: CheckContext, store: RowStore, documentId: string): Promise<number> {
   return countRowsIn(ctx.storeDb(store), store, documentId);
-}
-
-/** Rows of `documentId` in `store`, read from that store's database. */
-export async function countRowsIn(db: StorageDatabase, store: RowStore, documentId: string): Promise<number> {
-  const uuid = isUuid(documentId);
-  const n = async (q: Promise<{ n: number }[]>): Promise<number> => Number((await q)[0]?.n ?? 0);
-  switch (store) {
-    case 'relational':
-      return uuid ? n(db.select({ n: count() }).from(documents).where(eq(documents.id, documentId))) : 0;
-    case 'vector':
-      return uuid ? n(db.select({ n: count() }).from(vectorChunks).where(eq(vectorChunks.documentId, documentId))) : 0;
-    case 'security':
-      return uuid ? n(db.select({ n: count() }).from(securityRecords).where(eq(securityRecords.documentId, documentId))) : 0;
-    case 'graph': {
-      const nodes = await n(db.select({ n: count() }).from(graphNodes).where(and(eq(graphNodes.id, documentId), eq(graphNodes.kind, 'document'))));
-      const edges = uuid ? await n(db.select({ n: count() }).from(graphEdges).where(eq(graphEdges.documentId, documentId))) : 0;
-      return nodes + edges;
-    }
-  }
 }
 
 /** One source of document ids in a store, read in ascending pages. */
