@@ -3,7 +3,7 @@
 // recorded with one INSERT, without any saga. What separates the two is the cost of the saga (nine steps, verification,
 // three downstream stores and their bookkeeping).
 // Usage: npm run bench:fleet -- [--documents N] [--kib S] [--workers 1,2] [--no-write]
-//        (or BENCH_DOCUMENTS, BENCH_KIB in the environment)
+//        (or BENCH_DOCUMENTS, BENCH_KIB in the environment; BENCH_WORKER_NODE_ARGS adds node flags to the workers)
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -84,6 +84,11 @@ function node(main: string, env: Record<string, string>, name: string, extraArgs
   return spawnProcess(process.execPath, [...extraArgs, '--import', 'tsx', path.join(ROOT, main)], { cwd: ROOT, env, name, maxLines: 200 });
 }
 
+/** Extra node flags for the worker processes (BENCH_WORKER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"): profiling. */
+function workerNodeArgs(): string[] {
+  return (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+}
+
 /** The fleet: a producer, W workers, N submissions at once; latency is the saga's own created_at → finished_at. */
 async function benchFleet(o: Options, workers: number): Promise<Run> {
   const env = await createTestEnv({ PORT: '0', METRICS_PORT: '0' });
@@ -96,7 +101,7 @@ async function benchFleet(o: Options, workers: number): Promise<Run> {
     const listening = await producer.waitForOutput(/"msg":"producer listening"/, 90_000);
     const { address } = JSON.parse(listening.line) as { address: string };
     for (let w = 0; w < workers; w++) {
-      const worker = await node('apps/worker/src/main.ts', env.env, `worker-${w}`, ['--max-semi-space-size=8']);
+      const worker = await node('apps/worker/src/main.ts', env.env, `worker-${w}`, ['--max-semi-space-size=8', ...workerNodeArgs()]);
       procs.push(worker);
       await worker.waitForOutput(/"msg":"worker ready"/, 90_000);
     }

@@ -184,7 +184,7 @@ export function createUploader(options: UploaderOptions): Uploader {
       const cipher = await openOperationCipher(op, keyProvider);
       const manifest = await buildBucketManifest(op, refs(op), input, cipher);
       const key = await writeBucketManifest(chunkStore, manifest, publishOptions);
-      logger?.info({ operationId, key, chunks: manifest.chunks.length, encrypted: cipher !== undefined }, 'manifest object written');
+      logger?.debug({ operationId, key, chunks: manifest.chunks.length, encrypted: cipher !== undefined }, 'manifest object written');
       return key;
     },
 
