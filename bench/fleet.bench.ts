@@ -2,7 +2,7 @@
 // ingested by W worker processes, against its floor in the same run: the same files, each read, hashed, PUT to S3 and
 // recorded with one INSERT, without any saga. What separates the two is the cost of the saga (nine steps, verification,
 // three downstream stores and their bookkeeping).
-// Usage: npm run bench:fleet -- [--documents N] [--kib S] [--workers 1,2] [--no-write]
+// Usage: npm run bench:fleet -- [--documents N] [--kib S] [--workers 1,2] [--concurrency C] [--steps] [--no-write]
 //        (or BENCH_DOCUMENTS, BENCH_KIB in the environment; BENCH_WORKER_NODE_ARGS adds node flags to the workers)
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -17,6 +17,9 @@ import { spawnProcess, type TestProcess } from '@ingest/testkit';
 import { hasFlag, intOption } from './lib/cli.ts';
 import { fmt, markdownTable, upsertSection } from './lib/report.ts';
 import { percentile } from './lib/stats.ts';
+import { backendCpuDelta, backendCpuMs, pidCpuMs, redisCpuMs } from './lib/cpu.ts';
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULTS = { documents: 200, kib: 256, workers: [1, 2] } as const;
@@ -29,6 +32,8 @@ interface Options {
   documents: number;
   kib: number;
   workers: number[];
+  /** WORKER_CONCURRENCY for the workers; undefined: the worker's default. */
+  concurrency: number | undefined;
   write: boolean;
 }
 
@@ -42,6 +47,15 @@ interface Run {
   p99Ms: number;
   wallMs: number;
   notCompleted: number;
+  /** CPU ms per document, first submission → last saga end: the worker processes, the producer, PostgreSQL's backends. */
+  workerCpuMs?: number;
+  producerCpuMs?: number;
+  postgresCpuMs?: number;
+  /** The S3 server (s3rver, this checkout's infra/services.sh) and the whole Redis server, other clients included. */
+  s3CpuMs?: number;
+  redisCpuMs?: number;
+  /** Committed PostgreSQL transactions per document (pg_stat_database), the bench's own polling included. */
+  xactsPerDoc?: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -52,6 +66,7 @@ function parseOptions(argv: readonly string[]): Options {
     documents: intOption(argv, '--documents', 'BENCH_DOCUMENTS', DEFAULTS.documents),
     kib: intOption(argv, '--kib', 'BENCH_KIB', DEFAULTS.kib),
     workers,
+    concurrency: argv.includes('--concurrency') ? intOption(argv, '--concurrency', 'BENCH_CONCURRENCY', 0) : undefined,
     write: !hasFlag(argv, '--no-write'),
   };
 }
@@ -91,9 +106,10 @@ function workerNodeArgs(): string[] {
 
 /** The fleet: a producer, W workers, N submissions at once; latency is the saga's own created_at → finished_at. */
 async function benchFleet(o: Options, workers: number): Promise<Run> {
-  const env = await createTestEnv({ PORT: '0', METRICS_PORT: '0' });
+  const env = await createTestEnv({ PORT: '0', METRICS_PORT: '0', ...(o.concurrency ? { WORKER_CONCURRENCY: String(o.concurrency) } : {}) });
   const procs: TestProcess[] = [];
   const sql = postgres(env.env.DATABASE_URL!, { max: 2, onnotice: () => undefined });
+  let redisClient: Redis | undefined;
   try {
     const files = await writeSources(env, o);
     const producer = await node('apps/producer/src/main.ts', env.env, 'producer');
@@ -105,6 +121,19 @@ async function benchFleet(o: Options, workers: number): Promise<Run> {
       procs.push(worker);
       await worker.waitForOutput(/"msg":"worker ready"/, 90_000);
     }
+    const dbName = new URL(env.env.DATABASE_URL!).pathname.slice(1);
+    const redis = new Redis(env.env.REDIS_URL!, { lazyConnect: false });
+    redisClient = redis;
+    const s3Pid = s3ServerPid();
+    const cpu = async () => ({
+      s3: s3Pid === undefined ? Number.NaN : pidCpuMs(s3Pid),
+      redis: await redisCpuMs(redis),
+      workers: procs.slice(1).reduce((sum, p) => sum + pidCpuMs(p.pid), 0),
+      producer: pidCpuMs(producer.pid),
+      backends: await backendCpuMs(sql, dbName),
+      xacts: Number((await sql<{ n: string }[]>`select xact_commit::text as n from pg_stat_database where datname = ${dbName}`)[0]?.n ?? Number.NaN),
+    });
+    const cpu0 = await cpu();
     const t0 = performance.now();
     const startedAt = Date.now();
     const ids = await pool(files, SUBMIT_PARALLEL, async (filePath, i) => {
@@ -124,9 +153,19 @@ async function benchFleet(o: Options, workers: number): Promise<Run> {
       await new Promise((r) => setTimeout(r, 100));
     }
     const wallMs = performance.now() - t0;
+    const cpu1 = await cpu();
     const rows = await sql<{ status: string; ms: number; finished: number }[]>`
       select status, extract(epoch from finished_at - created_at)::float8 * 1000 as ms, extract(epoch from finished_at)::float8 * 1000 as finished
       from saga_instances where id in ${sql(ids)}`;
+    if (hasFlag(process.argv, '--steps')) {
+      // Where a saga's time goes: each step's mean run time and the mean gap before it (queueing, hops).
+      const steps = await sql<{ name: string; run: number; gap: number }[]>`
+        select name, avg(extract(epoch from finished_at - started_at) * 1000)::float8 as run,
+          avg(extract(epoch from started_at - lag_finished) * 1000)::float8 as gap
+        from (select s.*, lag(s.finished_at) over (partition by s.saga_id order by s.step_index) as lag_finished from saga_steps s where saga_id in ${sql(ids)}) x
+        group by name, step_index order by step_index`;
+      for (const st of steps) console.error(`  ${st.name.padEnd(24)} run ${fmt(st.run)} ms, gap before ${fmt(st.gap)} ms`);
+    }
     const lastFinished = Math.max(...rows.map((r) => r.finished));
     const spanMs = lastFinished - startedAt;
     const latencies = rows.map((r) => r.ms);
@@ -139,13 +178,30 @@ async function benchFleet(o: Options, workers: number): Promise<Run> {
       p99Ms: percentile(latencies, 99),
       wallMs: spanMs > 0 ? spanMs : wallMs,
       notCompleted: rows.filter((r) => r.status !== 'completed').length,
+      workerCpuMs: (cpu1.workers - cpu0.workers) / o.documents,
+      producerCpuMs: (cpu1.producer - cpu0.producer) / o.documents,
+      postgresCpuMs: backendCpuDelta(cpu0.backends, cpu1.backends) / o.documents,
+      xactsPerDoc: (cpu1.xacts - cpu0.xacts) / o.documents,
+      s3CpuMs: (cpu1.s3 - cpu0.s3) / o.documents,
+      redisCpuMs: (cpu1.redis - cpu0.redis) / o.documents,
     };
   } finally {
     for (const p of procs) p.kill('SIGTERM');
     await Promise.all(procs.map((p) => Promise.race([p.exited, new Promise((r) => setTimeout(r, 20_000))])));
     for (const p of procs) p.kill('SIGKILL');
+    redisClient?.disconnect();
     await sql.end({ timeout: 5 });
     await env.close();
+  }
+}
+
+/** The pid of this checkout's S3 server (infra/services.sh writes it), when it runs here; undefined otherwise. */
+function s3ServerPid(): number | undefined {
+  try {
+    const pid = Number(readFileSync(path.join(ROOT, '.data/services/s3.pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -197,8 +253,23 @@ async function benchFloor(o: Options): Promise<Run> {
 function render(o: Options, runs: Run[], load: number): string {
   const floor = runs.find((r) => r.workers === 0);
   const table = markdownTable(
-    ['variant', 'documents', 'documents/s', 'p50 ms', 'p99 ms', 'wall s', 'not completed', 'of the floor'],
-    runs.map((r) => [r.label, String(r.documents), fmt(r.perSecond), fmt(r.p50Ms), fmt(r.p99Ms), fmt(r.wallMs / 1000), String(r.notCompleted), floor ? `${fmt((100 * r.perSecond) / floor.perSecond, 0)}%` : '']),
+    ['variant', 'documents', 'documents/s', 'p50 ms', 'p99 ms', 'wall s', 'not completed', 'of the floor', 'CPU ms/doc: workers', 'producer', 'PostgreSQL', 'S3 server', 'Redis', 'PG transactions/doc'],
+    runs.map((r) => [
+      r.label,
+      String(r.documents),
+      fmt(r.perSecond),
+      fmt(r.p50Ms),
+      fmt(r.p99Ms),
+      fmt(r.wallMs / 1000),
+      String(r.notCompleted),
+      floor ? `${fmt((100 * r.perSecond) / floor.perSecond, 0)}%` : '',
+      r.workerCpuMs === undefined ? '' : fmt(r.workerCpuMs),
+      r.producerCpuMs === undefined ? '' : fmt(r.producerCpuMs),
+      r.postgresCpuMs === undefined ? '' : fmt(r.postgresCpuMs),
+      r.s3CpuMs === undefined ? '' : fmt(r.s3CpuMs),
+      r.redisCpuMs === undefined ? '' : fmt(r.redisCpuMs),
+      r.xactsPerDoc === undefined ? '' : fmt(r.xactsPerDoc),
+    ]),
   );
   const date = new Date().toISOString().replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC');
   return [
@@ -214,7 +285,7 @@ function render(o: Options, runs: Run[], load: number): string {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (hasFlag(argv, '--help')) {
-    console.log('usage: npm run bench:fleet -- [--documents N] [--kib S] [--workers 1,2] [--no-write]');
+    console.log('usage: npm run bench:fleet -- [--documents N] [--kib S] [--workers 1,2] [--concurrency C] [--steps] [--no-write]');
     return;
   }
   const o = parseOptions(argv);
@@ -224,7 +295,7 @@ async function main(): Promise<void> {
   console.error(`floor: ${fmt(runs[0]!.perSecond)} documents/s`);
   for (const w of o.workers) {
     const run = await benchFleet(o, w);
-    console.error(`${run.label}: ${fmt(run.perSecond)} documents/s, p50 ${fmt(run.p50Ms)} ms`);
+    console.error(`${run.label}: ${fmt(run.perSecond)} documents/s, p50 ${fmt(run.p50Ms)} ms, CPU ms/doc workers ${fmt(run.workerCpuMs ?? Number.NaN)} producer ${fmt(run.producerCpuMs ?? Number.NaN)} PostgreSQL ${fmt(run.postgresCpuMs ?? Number.NaN)} S3 ${fmt(run.s3CpuMs ?? Number.NaN)} Redis ${fmt(run.redisCpuMs ?? Number.NaN)}, ${fmt(run.xactsPerDoc ?? Number.NaN)} transactions/doc`);
     runs.push(run);
   }
   const section = render(o, runs, load);
