@@ -105,9 +105,12 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
     else log?.debug(startFields, 'starting upload');
     const progress = createProgressTracker({ operationId, chunkCount, bytesTotal: op.sourceSize, listener: options.onProgress, logger: log });
     const whole = createHash('sha256');
+    // The first check needs no read: the operation was read as active at the start of this run, a moment ago.
+    let statusKnown = op.status === 'active';
     const checkContinue = async (): Promise<void> => {
       if (options.signal?.aborted) throw cancelledError(op.id, 'aborted by the caller', options.signal.reason);
-      if ((await operationStatus(deps.db, op.id)) !== 'active') throw cancelledError(op.id, 'the operation was cancelled');
+      if (!statusKnown && (await operationStatus(deps.db, op.id)) !== 'active') throw cancelledError(op.id, 'the operation was cancelled');
+      statusKnown = false;
       await assertSourceIntact(fh, loc, op.sourceSize, signal);
     };
 
