@@ -13,6 +13,17 @@ export function processCpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
+/** CPU milliseconds used so far by another process (all threads), from /proc/<pid>/stat; NaN when it cannot be read. */
+export function pidCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** CPU milliseconds by pid of the backends connected to `dbName`; empty when /proc is not readable (not Linux). */
 export async function backendCpuMs(admin: Sql, dbName: string): Promise<Map<number, number>> {
   const rows = await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${dbName} and backend_type = 'client backend'`;

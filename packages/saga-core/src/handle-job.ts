@@ -10,6 +10,7 @@ import { readStoredSaga, type RunContext } from './run-context.ts';
 import { CompensationFailed, isRollbackRequired, type Leftover } from './errors.ts';
 import { resolveStore, type UndeclaredStoreError } from './store-registry.ts';
 import { lockSaga } from './load-saga.ts';
+import { isLongRunning } from './long-running.ts';
 import type { Tx } from './db.ts';
 import { jobIdOf, parseJobPayload, queueName, type JobPayload } from './queues.ts';
 import { DEFAULT_ACTION_RETRY, DEFAULT_COMPENSATION_RETRY, backoffDelay } from './retry.ts';
@@ -119,7 +120,7 @@ async function routeUnclaimed(core: EngineCore, job: Job, payload: JobPayload): 
   const def = core.defs.get(ctx.sagaName);
   const step = def?.steps[payload.step];
   // Anything unusual (unknown saga or step, wrong queue, a long step, a deadline) gets the locking path's checks.
-  if (!def || !step || step.longRunning || job.queueName !== queueName(def.name, step.name, 'action')) return { kind: 'claim' };
+  if (!def || !step || isLongRunning(step, ctx.input) || job.queueName !== queueName(def.name, step.name, 'action')) return { kind: 'claim' };
   if (ctx.deadlineAt.getTime() <= Date.now()) return { kind: 'claim' };
   try {
     plannedStates(def, payload.step, ctx.state, payload.sagaId);
@@ -151,7 +152,7 @@ async function runUnclaimed(core: EngineCore, job: Job, first: JobPayload, first
     if (outcome.kind !== 'ok') return commitOutcome(core, payload, def, outcome, stepLog, { attempt, startedAt, jobId });
     const output = outcome.output === null ? null : (JSON.parse(JSON.stringify(outcome.output)) as JsonValue);
     const state = plannedStates(def, payload.step, ctx.state, payload.sagaId).after.at(-1) ?? ctx.state;
-    const runNextHere = canRunHere(core, def, payload.step + 1, state, ctx.deadlineAt, payload.sagaId);
+    const runNextHere = canRunHere(core, def, payload.step + 1, state, ctx, payload.sagaId);
     const done = await commitSuccess(core.sql, { def, sagaId: payload.sagaId, seq: payload.seq, index: payload.step, attempt, fromState: ctx.state, output, startedAt, workerId: core.workerId, jobId: jobId ?? undefined, runNextHere });
     if (!done) return commitOutcome(core, payload, def, outcome, stepLog, { attempt, startedAt, jobId });
     if (done.ended) return sagaEnded(core, payload.sagaId, ctx.lockKey, def.name, 'completed');
@@ -170,9 +171,9 @@ async function runUnclaimed(core: EngineCore, job: Job, first: JobPayload, first
 }
 
 /** True when step `index` may run in this process right after the one before it. */
-function canRunHere(core: EngineCore, def: SagaDefinition, index: number, state: string, deadlineAt: Date, sagaId: string): boolean {
+function canRunHere(core: EngineCore, def: SagaDefinition, index: number, state: string, ctx: Pick<RunContext, 'input' | 'deadlineAt'>, sagaId: string): boolean {
   const step = def.steps[index];
-  if (!step || step.longRunning || core.shutdown.signal.aborted || deadlineAt.getTime() <= Date.now()) return false;
+  if (!step || isLongRunning(step, ctx.input) || core.shutdown.signal.aborted || ctx.deadlineAt.getTime() <= Date.now()) return false;
   if (!core.consumed.has(queueName(def.name, step.name, 'action'))) return false;
   try {
     plannedStates(def, index, state, sagaId);
@@ -192,14 +193,17 @@ async function runLogged(
 ): Promise<PhaseOutcome> {
   const step = def.steps[payload.step]!;
   const started = Date.now();
-  if (stepLog.isLevelEnabled('info')) stepLog.info(`${payload.phase} started`);
+  // A step's start and success are debug lines: at info they were most of a worker's log volume and a tenth of its
+  // CPU (two writes a step); operators follow progress through the status body and metrics, and see every failure.
+  if (stepLog.isLevelEnabled('debug')) stepLog.debug(`${payload.phase} started`);
   const outcome = await runPhase(core, { payload, sagaName: def.name, step, log: stepLog, ...run });
   const durationMs = Date.now() - started;
-  const summary = outcome.kind === 'ok' ? 'succeeded' : outcome.kind === 'aborted' ? `aborted (${outcome.cause})` : `failed: ${outcome.error.message}`;
-  (outcome.kind === 'ok' ? stepLog.info.bind(stepLog) : stepLog.warn.bind(stepLog))(
-    { durationMs, outcome: outcome.kind, ...(outcome.kind === 'error' ? { err: outcome.error } : {}) },
-    `${payload.phase} ${summary}`,
-  );
+  if (outcome.kind === 'ok') {
+    if (stepLog.isLevelEnabled('debug')) stepLog.debug({ durationMs, outcome: outcome.kind }, `${payload.phase} succeeded`);
+  } else {
+    const summary = outcome.kind === 'aborted' ? `aborted (${outcome.cause})` : `failed: ${outcome.error.message}`;
+    stepLog.warn({ durationMs, outcome: outcome.kind, ...(outcome.kind === 'error' ? { err: outcome.error } : {}) }, `${payload.phase} ${summary}`);
+  }
   emitEvent(core, 'step', { sagaName: def.name, step: step.name, phase: payload.phase, outcome: outcome.kind, durationMs });
   return outcome;
 }

@@ -1,4 +1,5 @@
 // Per-resource Redis lock (a saga's exclusivity key) naming its owner saga; expires on its own. PostgreSQL's live-lock index is the backstop.
+import { createHash } from 'node:crypto';
 import { scanTargets, type RedisClient } from './redis-client.ts';
 
 // Take it, or refresh it when it is ours; otherwise name the holder. One round trip: it runs before every action.
@@ -26,16 +27,19 @@ export interface ResourceLocks {
 /** Builds lock operations; keys are `<prefix>:lock:<lockKey>`. */
 export function createResourceLocks(redis: RedisClient, prefix: string): ResourceLocks {
   const k = (lockKey: string) => `${prefix}:lock:${lockKey}`;
+  const acquire = script(redis, ACQUIRE);
+  const replace = script(redis, REPLACE);
+  const release = script(redis, RELEASE);
   return {
     async acquire(lockKey, sagaId, ttlMs) {
-      const holder = (await redis.eval(ACQUIRE, 1, k(lockKey), sagaId, String(ttlMs))) as string | null;
+      const holder = (await acquire(k(lockKey), sagaId, String(ttlMs))) as string | null;
       return holder ?? null;
     },
     async replace(lockKey, expectedHolder, sagaId, ttlMs) {
-      return (await redis.eval(REPLACE, 1, k(lockKey), expectedHolder, sagaId, String(ttlMs))) === 1;
+      return (await replace(k(lockKey), expectedHolder, sagaId, String(ttlMs))) === 1;
     },
     async release(lockKey, sagaId) {
-      return (await redis.eval(RELEASE, 1, k(lockKey), sagaId)) === 1;
+      return (await release(k(lockKey), sagaId)) === 1;
     },
     async holder(lockKey) {
       return redis.get(k(lockKey));
@@ -55,5 +59,21 @@ export function createResourceLocks(redis: RedisClient, prefix: string): Resourc
         } while (cursor !== '0');
       }
     },
+  };
+}
+
+/**
+ * A one-key Lua script called by its SHA (EVALSHA): the acquire runs before every action, and sending the script's text
+ * each time was most of its cost. A server that does not know it yet (restarted, another cluster node) gets it by EVAL.
+ */
+function script(redis: RedisClient, body: string): (key: string, ...args: string[]) => Promise<unknown> {
+  const sha = createHash('sha1').update(body).digest('hex');
+  return async (key, ...args) => {
+    try {
+      return await redis.evalsha(sha, 1, key, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return redis.eval(body, 1, key, ...args);
+    }
   };
 }

@@ -55,6 +55,9 @@ export interface StepContext<Input = unknown, Outputs extends StepOutputs = Step
   releaseExclusivity(): Promise<void>;
 }
 
+/** A decision from a saga's input; method-typed (bivariant) like actions, so a definition still widens to `SagaDefinition`. */
+export type InputRule<Input> = { rule(input: Input): boolean }['rule'];
+
 /** One step of a saga; `Name` ties its action's result to its entry in `Outputs`. */
 export interface StepDefinition<Input = unknown, Outputs extends StepOutputs = StepOutputs, Name extends keyof Outputs & string = keyof Outputs & string> {
   /** Unique within the saga; part of queue names, so no ':' . */
@@ -77,8 +80,9 @@ export interface StepDefinition<Input = unknown, Outputs extends StepOutputs = S
    * A step that may run for minutes: it is claimed under a lease before it runs (renewed by heartbeats, so a killed
    * worker's step is taken over when the lease runs out, and no second worker starts it meanwhile). Other steps run
    * unclaimed, fenced by their dispatch number when they commit, and cost one statement on success. Default false.
+   * A function decides per saga from its input (an upload is long only when the file is large).
    */
-  longRunning?: boolean;
+  longRunning?: boolean | InputRule<Input>;
 }
 
 /** Any step of a saga whose outputs are `Outputs`, its action's result checked against its own name's output. */

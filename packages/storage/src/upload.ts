@@ -99,12 +99,18 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
         { operationId },
       );
     }
-    log?.info({ chunkCount, storedChunks: stats.count, sourceSize: op.sourceSize }, stats.count ? 'resuming upload' : 'starting upload');
+    // A resume is worth an info line (rare, and what an operator looks for after a crash); a plain start is not.
+    const startFields = { chunkCount, storedChunks: stats.count, sourceSize: op.sourceSize };
+    if (stats.count) log?.info(startFields, 'resuming upload');
+    else log?.debug(startFields, 'starting upload');
     const progress = createProgressTracker({ operationId, chunkCount, bytesTotal: op.sourceSize, listener: options.onProgress, logger: log });
     const whole = createHash('sha256');
+    // The first check needs no read: the operation was read as active at the start of this run, a moment ago.
+    let statusKnown = op.status === 'active';
     const checkContinue = async (): Promise<void> => {
       if (options.signal?.aborted) throw cancelledError(op.id, 'aborted by the caller', options.signal.reason);
-      if ((await operationStatus(deps.db, op.id)) !== 'active') throw cancelledError(op.id, 'the operation was cancelled');
+      if (!statusKnown && (await operationStatus(deps.db, op.id)) !== 'active') throw cancelledError(op.id, 'the operation was cancelled');
+      statusKnown = false;
       await assertSourceIntact(fh, loc, op.sourceSize, signal);
     };
 
@@ -115,7 +121,7 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
     const sha256 = whole.digest('hex');
     if (!(await markCompleted(deps.db, op.id, sha256))) throw cancelledError(op.id, 'the operation was cancelled');
     const result = { operationId, chunkCount, totalBytes: op.sourceSize, sha256, chunksUploaded, chunksSkipped: stats.count, resumed: stats.count > 0, durationMs: Date.now() - startedAt };
-    log?.info({ chunksUploaded, chunksSkipped: stats.count, durationMs: result.durationMs }, 'upload completed');
+    log?.debug({ chunksUploaded, chunksSkipped: stats.count, durationMs: result.durationMs }, 'upload completed');
     return result;
   } catch (err) {
     log?.warn({ err, durationMs: Date.now() - startedAt }, 'upload failed');

@@ -15,7 +15,7 @@ import { type VerificationReport, type VerifyOptions, verifyUpload } from './ver
 import { deleteOperationChunks } from './delete-operation-chunks.ts';
 import { pruneOperation, type PruneOperationOutcome } from './prune-operation.ts';
 import { intOption, requiredOption } from './options.ts';
-import { type EncodingOptions, resolveEncoding } from './encoding-options.ts';
+import { type EncodingOptions, mustEncrypt, resolveEncoding } from './encoding-options.ts';
 import { newOperationEncoding, openOperationCipher } from './operation-encoding.ts';
 import { type StoredChunkRef, chunkRefOf, openChunkStream } from './read-back.ts';
 import { buildBucketManifest, writeBucketManifest } from './bucket-manifest.ts';
@@ -136,8 +136,9 @@ export function createUploader(options: UploaderOptions): Uploader {
       const loc = { operationId, path: input.sourcePath, root: sourceRootOf(sourceRoot, input.sourcePath) };
       const fh = await openValidatedSource(loc, input.source);
       const source = await statOpenSource(fh, loc).finally(() => closeSource(fh));
-      const existing = await findOperation(db, operationId);
-      // A replayed creation keeps the first one's data key; a new one gets its encoding (and key) chosen here, once.
+      // A replayed creation keeps the first one's data key; a new one gets its encoding (and key) chosen here, once. An
+      // operation without a key needs no look-up first: on a replay the insert conflicts and returns the stored row.
+      const existing = mustEncrypt(encoding.encryptAtRest, input.securityLevel) ? await findOperation(db, operationId) : undefined;
       const columns = existing ?? (await newOperationEncoding(encoding, operationId, input.securityLevel));
       const { record, created } = await insertOperation(db, {
         compressionLevel: columns.compressionLevel,
@@ -189,7 +190,7 @@ export function createUploader(options: UploaderOptions): Uploader {
       const cipher = await openOperationCipher(op, keyProvider);
       const manifest = await buildBucketManifest(op, refs(op), input, cipher);
       const key = await writeBucketManifest(chunkStore, manifest, publishOptions);
-      logger?.info({ operationId, key, chunks: manifest.chunks.length, encrypted: cipher !== undefined }, 'manifest object written');
+      logger?.debug({ operationId, key, chunks: manifest.chunks.length, encrypted: cipher !== undefined }, 'manifest object written');
       return key;
     },
 

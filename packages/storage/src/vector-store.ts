@@ -67,39 +67,33 @@ export function createVectorStore(sql: Sql, embedder: Embedder, options: VectorS
       let chunks = 0;
       let characters = 0;
       let batch: string[] = [];
-      const flush = async (): Promise<void> => {
-        if (!batch.length) return;
+      // An earlier, longer run of the same document may have left chunks past the new end: the last flush trims them in
+      // the same statement (a text of one batch, the common case, costs one round trip).
+      const trim = () => db.delete(vectorChunks).where(and(eq(vectorChunks.documentId, documentId), gte(vectorChunks.chunkIndex, chunks)));
+      const flush = async (last: boolean): Promise<boolean> => {
+        if (!batch.length) return false;
         const vectors = await embedBatch(batch, signal);
         const first = chunks - batch.length;
         const rows = batch.map((content, i) => ({ documentId, chunkIndex: first + i, content, embedding: vectors[i]!, model: embedder.model }));
-        await guard.run(
-          'insert vector chunks',
-          () =>
-            db
-              .insert(vectorChunks)
-              .values(rows)
-              .onConflictDoUpdate({
-                target: [vectorChunks.documentId, vectorChunks.chunkIndex],
-                set: { content: raw`excluded.content`, embedding: raw`excluded.embedding`, model: raw`excluded.model` },
-              }),
-          documentId,
-        );
+        const insert = db
+          .insert(vectorChunks)
+          .values(rows)
+          .onConflictDoUpdate({
+            target: [vectorChunks.documentId, vectorChunks.chunkIndex],
+            set: { content: raw`excluded.content`, embedding: raw`excluded.embedding`, model: raw`excluded.model` },
+          });
+        await guard.run('insert vector chunks', () => (last ? db.execute(raw`with trimmed as ${trim()} ${insert.getSQL()}`) : insert), documentId);
         batch = [];
+        return last;
       };
       for await (const chunk of chunkText(text, chunkChars)) {
         if (signal?.aborted) throw new StorageError('CANCELLED', `vector insert of ${documentId} aborted`, { documentId, cause: signal.reason });
         batch.push(chunk);
         chunks += 1;
         characters += chunk.length;
-        if (batch.length >= batchSize) await flush();
+        if (batch.length >= batchSize) await flush(false);
       }
-      await flush();
-      // An earlier, longer run of the same document may have left chunks past the new end.
-      await guard.run(
-        'trim vector chunks',
-        () => db.delete(vectorChunks).where(and(eq(vectorChunks.documentId, documentId), gte(vectorChunks.chunkIndex, chunks))),
-        documentId,
-      );
+      if (!(await flush(true))) await guard.run('trim vector chunks', trim, documentId);
       return { documentId, chunks, characters, model: embedder.model };
     },
 

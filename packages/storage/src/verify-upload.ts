@@ -84,7 +84,7 @@ export async function verifyUpload(deps: VerifyDeps, operationId: string, option
     await closeSource(fh, signal);
   }
 
-  log?.info({ chunkCount: expectedCount, totalBytes: op.sourceSize }, 'upload verified');
+  log?.debug({ chunkCount: expectedCount, totalBytes: op.sourceSize }, 'upload verified');
   return { operationId, chunkCount: expectedCount, totalBytes: op.sourceSize, sha256: op.sha256 };
 }
 
