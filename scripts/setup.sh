@@ -10,3 +10,5 @@ if [ ! -f "$_stamp" ]; then
   touch "node_modules/.installed-$(node -v)-$(sha256sum package-lock.json | cut -c1-16)"
 fi
 eval "$(bash "$_root/infra/services.sh" --env)" || return 1
+# The release step before any app starts (apps only check the schema version): idempotent, a no-op when up to date.
+node --import tsx apps/storage-admin/src/migrate-main.ts >/dev/null || { echo "[setup] npm run migrate failed" >&2; return 1; }

@@ -5,7 +5,8 @@ import type { Sql } from 'postgres';
 import pino, { type Logger } from 'pino';
 import { SagaNotFoundError, createSagaEngine, toError } from '@ingest/saga-core';
 import { deliverAlerts, recordHeartbeat } from '@ingest/ops';
-import { createChunkStore, createS3Client, createUploader, migrateStorage } from '@ingest/storage';
+import { createChunkStore, createS3Client, createUploader } from '@ingest/storage';
+import { checkIngestSchema } from './schema.ts';
 import { wikiSaga } from '@ingest/wiki';
 import { wikiClientsFromConfig } from './wiki-clients.ts';
 import type { IngestConfig } from './config.ts';
@@ -32,7 +33,7 @@ export interface IngestRuntimeOptions {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CHUNK_PREFIX = 'chunks/';
 
-/** Connects, migrates, and returns the runtime; close() releases everything. */
+/** Connects, checks the schema version, and returns the runtime; close() releases everything. */
 export async function createIngestRuntime(config: IngestConfig, options: IngestRuntimeOptions = {}): Promise<IngestRuntime> {
   const logger = (options.logger ?? pino({ level: config.LOG_LEVEL })).child({ role: options.role ?? 'app' });
   const clients = new Map<string, Sql>();
@@ -52,7 +53,8 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     security: config.SECURITY_DATABASE_URL ?? config.DATABASE_URL,
   };
   try {
-    for (const url of new Set([config.DATABASE_URL, ...Object.values(storeUrls)])) await migrateStorage(client(url));
+    // npm run migrate applies the schema; an app only checks it (SchemaVersionError when behind).
+    await checkIngestSchema(config, client, logger);
   } catch (err) {
     // A start-up that fails here may be retried (startIngestRuntime): leave no pool behind.
     await Promise.all([...clients.values()].map((c) => c.end({ timeout: 1 })));

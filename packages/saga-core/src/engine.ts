@@ -16,7 +16,7 @@ import { createRedisClient, isHashTagged } from './redis-client.ts';
 import { createRunContextCache } from './run-context.ts';
 import { handleJob, releaseOwnLeases } from './handle-job.ts';
 import { recoverLostJobs, releaseStaleLocks, retryFailedCleanups, rollBackOverdue, type CleanupPassResult, type RetryCleanupsOptions } from './maintenance.ts';
-import { migrateSagaCore } from './migrate.ts';
+import { checkSagaCoreSchema, migrateSagaCore } from './migrate.ts';
 import { jobIdOf, queueName, queuesOf, type JobPayload } from './queues.ts';
 import { requestRollback, type RollbackRequestResult } from './request-rollback.ts';
 import { sagaInstances } from './schema.ts';
@@ -50,7 +50,10 @@ export interface SagaEngineOptions {
   lockTtlMarginMs?: number;
   /** Default saga deadline when a definition sets none. Default 3600 s. */
   defaultTimeoutSeconds?: number;
-  /** Apply migrations in create(). Default true. */
+  /**
+   * true: apply the engine's migrations in create() (tests, one-process tools). Default false: only check that the
+   * schema is at this build's version (SchemaVersionError otherwise); `npm run migrate` applies it.
+   */
   migrate?: boolean;
 }
 
@@ -117,7 +120,7 @@ export interface MaintenanceResult {
   releasedLocks: number;
 }
 
-/** Creates an engine: validates options, migrates, connects. */
+/** Creates an engine: validates options, checks (or applies) the schema, connects. */
 export async function createSagaEngine(options: SagaEngineOptions): Promise<SagaEngine> {
   if (!options.sql) throw new SagaInputError('sql is required');
   if (!options.redisUrl) throw new SagaInputError('redisUrl is required');
@@ -131,7 +134,12 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
     if (defs.has(d.name)) throw new SagaInputError(`saga "${d.name}" is registered twice`);
     defs.set(d.name, d);
   }
-  if (options.migrate !== false) await migrateSagaCore(options.sql);
+  if (options.migrate === true) await migrateSagaCore(options.sql);
+  else {
+    const v = await checkSagaCoreSchema(options.sql);
+    // Additive first: a newer fleet's migrations only added what this build ignores.
+    if (v.ahead) logger.info({ component: v.component, expected: v.expected, found: v.found }, 'schema is ahead of this build; accepted (additive migrations)');
+  }
   const redisOptions = { maxRetriesPerRequest: null, enableReadyCheck: false } as const;
   const redis = createRedisClient({ url: options.redisUrl, cluster: options.redisCluster, seeds: options.redisSeeds }, redisOptions);
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
