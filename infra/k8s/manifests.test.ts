@@ -94,8 +94,13 @@ describe('infra/k8s/fleet.yaml', () => {
     const worker = find<DeploymentDoc>('Deployment', 'ingest-worker').spec.template.spec.containers[0]!;
     expect(producer.args).toEqual(['apps/producer/dist/main.js']);
     expect(worker.args).toEqual(['apps/worker/dist/main.js']);
+    // The apps serve the path the probes call.
+    expect(readFileSync(path.join(here, '../../apps/worker/src/metrics-server.ts'), 'utf8')).toContain("app.get('/readyz'");
+    expect(readFileSync(path.join(here, '../../apps/producer/src/routes/operations.ts'), 'utf8')).toContain("app.get('/readyz'");
     for (const c of [producer, worker]) {
-      expect(c.readinessProbe?.httpGet?.path).toBe('/healthz');
+      // The readiness gate's state (apps/*/src/main.ts), which also pauses a worker's consumers.
+      expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
+      expect(c.readinessProbe?.httpGet?.port).toBe(c.ports?.[0]?.name);
       // Liveness must not follow a dependency's outage (that would restart every pod at once).
       expect(c.livenessProbe?.tcpSocket).toBeDefined();
       expect(c.resources?.requests?.memory).toBeDefined();

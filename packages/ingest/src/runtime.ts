@@ -18,6 +18,7 @@ import { encodingFromConfig } from './at-rest-encoding.ts';
 import { parseIngestRequest } from './request.ts';
 import { connectPostgres } from './postgres-client.ts';
 import { resolveSource } from './source-path.ts';
+import { checkSourceRoot } from './source-root-check.ts';
 import { toIngestionStatus } from './status.ts';
 import { createDownstreamStores, storageDatabase } from './stores.ts';
 import type { DocumentView, HealthReport, IngestRuntime, JanitorSummary, SubmitOptions } from './types.ts';
@@ -219,6 +220,9 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
         stalledIntervalMs: config.STEP_LEASE_MS,
       }),
 
+    pauseWorkers: () => engine.pauseWorkers(),
+    resumeWorkers: () => engine.resumeWorkers(),
+
     async janitorPass(): Promise<JanitorSummary> {
       const started = Date.now();
       const maintenance = await engine.maintain({ idleMs: config.STUCK_AFTER_SECONDS * 1000 });
@@ -281,6 +285,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
         probe('postgres', () => sql`select 1`),
         probe('redis', () => engine.pingRedis()),
         probe('s3', () => chunkStore.exists('healthz-probe')),
+        probe('source_root', () => checkSourceRoot(config.SOURCE_ROOT)),
       ]);
       return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
     },

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Worker, type ConnectionOptions } from 'bullmq';
+import { handBack } from './hand-back.ts';
 import { and, eq, inArray } from 'drizzle-orm';
 import pino, { type Logger } from 'pino';
 import type { Sql } from 'postgres';
@@ -93,6 +94,13 @@ export interface SagaEngine {
   stats(): Promise<SagaStats>;
   /** Consumes queues in this process until close(). */
   startWorkers(options?: WorkerOptions): Promise<void>;
+  /**
+   * Stops taking jobs (a process that is not ready): consumers fetch nothing, a job already fetched is handed back to
+   * its wait list untouched, no step runs in place; steps running now go on. Idempotent.
+   */
+  pauseWorkers(): Promise<void>;
+  /** Takes jobs again after pauseWorkers(). Idempotent. */
+  resumeWorkers(): Promise<void>;
   /** All queue names of the registered sagas. */
   queueNames(): string[];
   /** Re-takes a saga's lock if Redis lost it; throws SagaLockedError when someone else has it. */
@@ -169,6 +177,8 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
     consumed: new Set(),
   };
   const workers: Worker[] = [];
+  // While paused, the queues this process consumes are taken out of core.consumed (no step runs in place).
+  let paused: string[] | undefined;
   let maintenanceTimer: NodeJS.Timeout | undefined;
 
   const maintain = async (o: { relayOlderThanMs?: number; idleMs?: number } = {}): Promise<MaintenanceResult> => ({
@@ -266,7 +276,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
       if (unknown.length > 0) throw new SagaInputError(`unknown queues: ${unknown.join(', ')}`);
       for (const name of names) {
         core.consumed.add(name);
-        const worker = new Worker(name, (job, token) => handleJob(core, job, token), {
+        const worker = new Worker(name, (job, token) => (paused ? handBack(job, token) : handleJob(core, job, token)), {
           connection,
           prefix,
           concurrency: w.concurrency ?? 1,
@@ -292,6 +302,21 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
         maintenanceTimer = setTimeout(tick, every);
       }
       logger.info({ queues: names.length, concurrency: w.concurrency ?? 1, workerId: core.workerId }, 'workers started');
+    },
+
+    async pauseWorkers() {
+      if (paused) return;
+      paused = [...core.consumed];
+      core.consumed.clear();
+      // Without waiting for active jobs: an upload may run for an hour, and it stops on its own if it cannot go on.
+      await Promise.all(workers.map((x) => x.pause(true)));
+    },
+
+    async resumeWorkers() {
+      if (!paused) return;
+      for (const name of paused) core.consumed.add(name);
+      paused = undefined;
+      await Promise.all(workers.map((x) => x.resume()));
     },
 
     async close() {
