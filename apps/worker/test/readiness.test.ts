@@ -1,7 +1,8 @@
-// Readiness that means something, with real worker processes: a worker whose SOURCE_ROOT is missing, or whose S3 is
-// unreachable, reports not ready on /readyz and in /metrics and takes no job; once the directory appears (the volume
-// mounts) or S3 answers again, the same process becomes ready and completes the waiting saga. The premise is decided
-// by counting the worker's own failed probes (ingest_readiness_probes_total), not by sleeping.
+// Readiness that means something, with real worker processes: a worker whose SOURCE_ROOT is missing, or whose S3,
+// PostgreSQL or Redis is unreachable (refused by a TCP proxy), reports not ready on /readyz and in /metrics and takes no
+// job; once the directory appears (the volume mounts) or the service answers again, the same process becomes ready and
+// completes the waiting saga. The premise is decided by counting the worker's own failed probes
+// (ingest_readiness_probes_total), not by sleeping.
 import { randomBytes } from 'node:crypto';
 import { symlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -90,24 +91,31 @@ describe('worker readiness', () => {
     expect((await proc.exited).code).toBe(0);
   });
 
-  it('S3 unreachable: not ready (logged once), takes no job; S3 back: ready again without a restart, the saga completes', async () => {
-    const s3 = new URL(t.env.S3_ENDPOINT!);
-    const proxy: TcpProxy = await startTcpProxy({ targetHost: s3.hostname, targetPort: Number(s3.port) });
+  it.each([
+    ['S3', 'S3_ENDPOINT', 's3'],
+    ['PostgreSQL', 'DATABASE_URL', 'postgres'],
+    ['Redis', 'REDIS_URL', 'redis'],
+  ] as const)('%s unreachable: not ready (logged once), takes no job; back: ready again without a restart, the saga completes', async (_name, setting, check) => {
+    const target = new URL(t.env[setting]!);
+    const proxy: TcpProxy = await startTcpProxy({ targetHost: target.hostname, targetPort: Number(target.port) });
     try {
-      const { proc, url } = await startWorker('worker-s3', { S3_ENDPOINT: proxy.urlFor(t.env.S3_ENDPOINT!) });
+      const { proc, url } = await startWorker(`worker-${check}`, { [setting]: proxy.urlFor(t.env[setting]!) });
       await proc.waitForOutput(/"msg":"worker ready"/, 30_000);
 
       proxy.refuse();
       proxy.dropConnections();
       const down = await proc.waitForOutput(/"msg":"not ready: a dependency is missing or unreachable"/, 30_000);
-      const filePath = await t.writeSource('s3-down.bin', randomBytes(200_000));
-      const { sagaId } = await runtime.submit({ filePath, metadata: { title: 's3 down' } }, { requestedBy: 'test' });
+      const filePath = await t.writeSource(`${check}-down.bin`, randomBytes(200_000));
+      const { sagaId } = await runtime.submit({ filePath, metadata: { title: `${check} down` } }, { requestedBy: 'test' });
       await afterFailedProbes(url, await failedProbes(url), THRESHOLD + 3);
-      expect((await fetch(`${url}/readyz`)).status).toBe(503);
+      const readyz = await fetch(`${url}/readyz`);
+      expect(readyz.status).toBe(503);
+      expect(((await readyz.json()) as { checks: Record<string, string> }).checks[check]).not.toBe('ok');
       expect(notStarted(await runtime.status(sagaId))).toBe(true);
 
       proxy.accept();
-      await proc.waitForOutput(/"msg":"ready: every dependency answers"/, 30_000, { after: down.index });
+      // Redis's clients reconnect with a backoff of their own: allow for it.
+      await proc.waitForOutput(/"msg":"ready: every dependency answers"/, 90_000, { after: down.index });
       expect((await waitForEnd(sagaId)).status).toBe('completed');
       // Transitions are logged once each, not once per probe.
       expect(proc.output().filter((l) => l.includes('"msg":"not ready:')).length).toBe(1);
