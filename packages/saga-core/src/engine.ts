@@ -275,7 +275,9 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
       const unknown = names.filter((n) => !known.has(n));
       if (unknown.length > 0) throw new SagaInputError(`unknown queues: ${unknown.join(', ')}`);
       for (const name of names) {
-        core.consumed.add(name);
+        // Started while paused: the queues join the paused set, and resumeWorkers() lets them run in place.
+        if (paused) paused.push(name);
+        else core.consumed.add(name);
         const worker = new Worker(name, (job, token) => (paused ? handBack(job, token) : handleJob(core, job, token)), {
           connection,
           prefix,
@@ -290,6 +292,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
         workers.push(worker);
       }
       await Promise.all(workers.map((x) => x.waitUntilReady()));
+      if (paused) await Promise.all(workers.map((x) => x.pause(true)));
       const every = w.maintenanceIntervalMs ?? 5000;
       if (every > 0) {
         const tick = () => {

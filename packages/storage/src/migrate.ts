@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import type { Sql } from 'postgres';
-import { assertSchemaVersion, withMigrationLock, type MigrationSet, type SchemaVersion } from '@ingest/saga-core';
+import { assertSchemaVersion, withMigrationLock, type MigrationSet, type SchemaVersion } from '@ingest/saga-core/schema-tools';
 import { InvalidOptionError } from './errors.ts';
 
 /** The table where applied storage migrations are recorded (in drizzle's `drizzle` schema). */
