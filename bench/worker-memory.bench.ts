@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import pino from 'pino';
-import { createIngestRuntime, loadConfig, type IngestRuntime } from '@ingest/ingest';
+import { createIngestRuntime, loadConfig, migrateIngestSchema, type IngestRuntime } from '@ingest/ingest';
 import { intOption, requireServiceEnv } from './lib/cli.ts';
 import { fmt, markdownTable, upsertSection } from './lib/report.ts';
 import { createScratchDatabase, deleteRedisPrefix } from './lib/scratch.ts';
@@ -118,6 +118,7 @@ async function main(): Promise<void> {
     S3_CALL_TIMEOUT_MS: '120000',
   };
   const config = loadConfig(env);
+  await migrateIngestSchema(config);
   const rt = await createIngestRuntime(config, { logger: pino({ level: 'silent' }), role: 'producer' });
   const s3 = new S3Client({
     endpoint: config.S3_ENDPOINT,

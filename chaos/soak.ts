@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import postgres from 'postgres';
-import { checkInvariants, connectInvariantDeps, createIngestRuntime, formatViolation, loadConfig, type IngestRuntime, type InvariantReport } from '@ingest/ingest';
+import { checkInvariants, connectInvariantDeps, createIngestRuntime, formatViolation, loadConfig, migrateIngestSchema, type IngestRuntime, type InvariantReport } from '@ingest/ingest';
 import { runChaosLoop, type ChaosCounts } from './chaos-loop.ts';
 import { runJanitorPass } from './janitor-runner.ts';
 import { runFollowUp } from './lifecycle-followups.ts';
@@ -80,7 +80,8 @@ async function main(o: SoakOptions): Promise<number> {
       STUCK_AFTER_SECONDS: '20',
       LOG_LEVEL: 'warn',
     };
-    // The driver submits and watches; it runs no workers. Creating it migrates the soak's database.
+    // `npm run migrate`'s work, then the driver: it submits and watches; it runs no workers.
+    await migrateIngestSchema(loadConfig(env));
     driver = await createIngestRuntime(loadConfig(env), { logger: pino({ level: 'silent' }), role: 'producer' });
     sql = postgres(env.DATABASE_URL!, { max: 2, onnotice: () => {} });
     fleet = createWorkerFleet({ root: ROOT, size: o.workers, env, random });

@@ -14,7 +14,7 @@ const APPS = {
   worker: ['main'],
   janitor: ['main'],
   checker: ['main'],
-  'storage-admin': ['recover-main', 'rotate-keys-main'],
+  'storage-admin': ['recover-main', 'rotate-keys-main', 'migrate-main'],
   'filesystem-service': ['main'],
   'git-service': ['main'],
 };

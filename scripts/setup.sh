@@ -10,3 +10,10 @@ if [ ! -f "$_stamp" ]; then
   touch "node_modules/.installed-$(node -v)-$(sha256sum package-lock.json | cut -c1-16)"
 fi
 eval "$(bash "$_root/infra/services.sh" --env)" || return 1
+# The release step before any app starts (apps only check the schema version). Idempotent, but ~2-4 s through tsx:
+# skipped while the migrations, DATABASE_URL and the PostgreSQL data directory are those it last ran for.
+_migrated=".data/migrated-$({ cat packages/*/drizzle/meta/_journal.json .data/services/pg-data-dir 2>/dev/null; echo "$DATABASE_URL"; } | sha256sum | cut -c1-16)"
+if [ ! -f "$_migrated" ]; then
+  node --import tsx apps/storage-admin/src/migrate-main.ts >/dev/null || { echo "[setup] npm run migrate failed" >&2; return 1; }
+  touch "$_migrated"
+fi

@@ -9,7 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
-import { CronJob } from 'kubernetes-models/batch/v1';
+import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
@@ -29,6 +29,7 @@ const MODELS: Record<string, new (data: never) => Model> = {
   'v1/Service': Service as never,
   'apps/v1/Deployment': Deployment as never,
   'batch/v1/CronJob': CronJob as never,
+  'batch/v1/Job': Job as never,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget as never,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as never,
   'keda.sh/v1alpha1/ScaledObject': ScaledObject as never,
@@ -93,8 +94,13 @@ describe('infra/k8s/fleet.yaml', () => {
     const worker = find<DeploymentDoc>('Deployment', 'ingest-worker').spec.template.spec.containers[0]!;
     expect(producer.args).toEqual(['apps/producer/dist/main.js']);
     expect(worker.args).toEqual(['apps/worker/dist/main.js']);
+    // The apps serve the path the probes call.
+    expect(readFileSync(path.join(here, '../../apps/worker/src/metrics-server.ts'), 'utf8')).toContain("app.get('/readyz'");
+    expect(readFileSync(path.join(here, '../../apps/producer/src/routes/operations.ts'), 'utf8')).toContain("app.get('/readyz'");
     for (const c of [producer, worker]) {
-      expect(c.readinessProbe?.httpGet?.path).toBe('/healthz');
+      // The readiness gate's state (apps/*/src/main.ts), which also pauses a worker's consumers.
+      expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
+      expect(c.readinessProbe?.httpGet?.port).toBe(c.ports?.[0]?.name);
       // Liveness must not follow a dependency's outage (that would restart every pod at once).
       expect(c.livenessProbe?.tcpSocket).toBeDefined();
       expect(c.resources?.requests?.memory).toBeDefined();
@@ -116,6 +122,16 @@ describe('infra/k8s/fleet.yaml', () => {
     const cron = find<{ spec: { concurrencyPolicy: string; jobTemplate: { spec: { activeDeadlineSeconds?: number } } } }>('CronJob', 'ingest-janitor');
     expect(cron.spec.concurrencyPolicy).toBe('Forbid');
     expect(cron.spec.jobTemplate.spec.activeDeadlineSeconds).toBeGreaterThan(0);
+  });
+
+  it('the schema is migrated by a Job running the compiled migrate entry that the build produces and the image ships', () => {
+    const job = find<{ spec: { backoffLimit?: number; activeDeadlineSeconds?: number; template: { spec: PodSpec & { restartPolicy: string } } } }>('Job', 'ingest-migrate');
+    const args = job.spec.template.spec.containers[0]!.args ?? [];
+    expect(args).toEqual(['apps/storage-admin/dist/migrate-main.js']);
+    expect(job.spec.template.spec.restartPolicy).toBe('Never');
+    expect(job.spec.activeDeadlineSeconds).toBeGreaterThan(0);
+    expect(readFileSync(path.join(here, '../../scripts/build.mjs'), 'utf8')).toMatch(/'storage-admin': \[[^\]]*'migrate-main'/);
+    expect(readFileSync(path.join(here, '../Dockerfile'), 'utf8')).toContain('COPY --from=build /app/apps/storage-admin/dist apps/storage-admin/dist');
   });
 
   it('only the producer accepts traffic from outside', () => {

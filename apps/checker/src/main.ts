@@ -8,7 +8,7 @@ import { parseCheckerArgs, type CheckerOptions } from './checker-options.ts';
 const COULD_NOT_CHECK = 2;
 
 async function main(options: CheckerOptions): Promise<number> {
-  const [{ default: pino }, { connectInvariantDeps, loadConfig, redactedConfig }, { runCheck }] = await Promise.all([
+  const [{ default: pino }, { checkFleetSchema, connectInvariantDeps, loadConfig, redactedConfig }, { runCheck }] = await Promise.all([
     import('pino'),
     import('@ingest/ingest'),
     import('./run-check.ts'),
@@ -16,6 +16,8 @@ async function main(options: CheckerOptions): Promise<number> {
   const config = loadConfig(process.env);
   const logger = pino({ level: config.LOG_LEVEL }, pino.destination({ fd: 2, sync: true }));
   logger.debug({ config: redactedConfig(config), deep: options.deep }, 'checker starting');
+  // A database behind this build would read as violations (missing tables, columns): say what to run instead.
+  await checkFleetSchema(config, logger);
   const deps = connectInvariantDeps(config);
   try {
     const overdueGraceMs = (options.graceSeconds ?? (2 * config.STEP_LEASE_MS) / 1000) * 1000;
@@ -36,7 +38,8 @@ try {
 main(options).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const text = err instanceof Error ? (err.name === 'ConfigError' ? err.message : (err.stack ?? err.message)) : String(err);
+    // Errors with a code are expected ones (bad configuration, schema behind this build): their message says it all.
+    const text = err instanceof Error ? ('code' in err && typeof err.code === 'string' ? err.message : (err.stack ?? err.message)) : String(err);
     process.stderr.write(`checker: could not check: ${text}\n`);
     process.exit(COULD_NOT_CHECK);
   },

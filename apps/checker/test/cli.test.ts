@@ -4,9 +4,8 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createIngestRuntime, loadConfig, type InvariantReport } from '@ingest/ingest';
+import { loadConfig, migrateIngestSchema, type InvariantReport } from '@ingest/ingest';
 import { createTestDatabase, randomId, requireEnv, spawnProcess, stopAllProcesses, type TestDatabase } from '@ingest/testkit';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -41,9 +40,8 @@ beforeAll(async () => {
     credentials: { accessKeyId: env.S3_ACCESS_KEY_ID!, secretAccessKey: env.S3_SECRET_ACCESS_KEY! },
   });
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  // The runtime migrates the tables; the checker itself never writes.
-  const rt = await createIngestRuntime(loadConfig(env), { logger: pino({ level: 'silent' }) });
-  await rt.close();
+  // `npm run migrate` creates the tables; the checker itself never writes.
+  await migrateIngestSchema(loadConfig(env));
 });
 afterEach(async () => {
   expect(await stopAllProcesses()).toEqual([]);

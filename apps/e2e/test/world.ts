@@ -32,6 +32,7 @@ const MAIN = {
   producer: path.join(REPO_ROOT, 'apps/producer/dist/main.js'),
   worker: path.join(REPO_ROOT, 'apps/worker/dist/main.js'),
   janitor: path.join(REPO_ROOT, 'apps/janitor/dist/main.js'),
+  migrate: path.join(REPO_ROOT, 'apps/storage-admin/dist/migrate-main.js'),
 };
 
 /** Bytes in a MiB. */
@@ -165,6 +166,10 @@ export async function createE2eWorld(settings: Record<string, string> = {}, opti
     existsSync(main)
       ? spawnProcess(process.execPath, [main, ...args], { cwd: REPO_ROOT, env: processEnv, name })
       : Promise.reject(new Error(`${main} is missing: run \`npm run build\` first (the test command does)`));
+  // The release's migrate step (npm run migrate, the Kubernetes Job), compiled, before any app starts: apps only check.
+  const migrator = await node(MAIN.migrate, [], env, 'migrate');
+  const migrated = await migrator.exited;
+  if (migrated.code !== 0) throw new Error(`migrate exited ${migrated.code}: ${migrator.output().join('\n')}`);
 
   const listKeys = async (prefix: string): Promise<string[]> => {
     const keys: string[] = [];

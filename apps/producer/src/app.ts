@@ -2,7 +2,7 @@
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { IngestRuntime } from '@ingest/ingest';
-import { createOpsContext, registerFleetMetrics } from '@ingest/ops';
+import { createOpsContext, registerFleetMetrics, type ReadinessState } from '@ingest/ops';
 import { toErrorResponse } from './error-response.ts';
 import { createProducerMetrics } from './producer-metrics.ts';
 import { createTokenCheck } from './token-check.ts';
@@ -34,7 +34,7 @@ const MAX_INLINE_CONTENT_CHARS = 1024 * 1024;
 export const BODY_LIMIT_BYTES = 1024 * 1024 + 4 * MAX_INLINE_CONTENT_CHARS;
 
 // Probes and scrapes arrive every few seconds; logging each would drown the requests that matter.
-const UNLOGGED_PATHS = new Set(['/healthz', '/metrics']);
+const UNLOGGED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** Collaborators of the producer's HTTP API. */
 export interface ProducerAppOptions {
@@ -45,6 +45,8 @@ export interface ProducerAppOptions {
   internalToken?: string;
   /** Failed authentications one client address may make per minute before it is answered 429. Default 30. */
   authFailuresPerMinute?: number;
+  /** The readiness gate's state, for /readyz and the ingest_ready gauge; without it /readyz checks live. */
+  readiness?: () => ReadinessState;
   logger: Logger;
 }
 
@@ -127,7 +129,7 @@ export function buildProducerApp(options: ProducerAppOptions): FastifyInstance {
     reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } }),
   );
 
-  registerOperationsRoutes(app, runtime, metrics.registry);
+  registerOperationsRoutes(app, runtime, metrics.registry, options.readiness);
   registerDocumentRoutes(app, runtime);
   // Before the saga routes: GET /v1/sagas (search) and GET /v1/sagas/:id are distinct routes either way.
   registerOperatorRoutes(app, runtime, ops);

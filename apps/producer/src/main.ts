@@ -1,6 +1,7 @@
 // Entry point of the producer: configuration → logger → ingestion runtime → HTTP API, with graceful shutdown.
 import closeWithGrace from 'close-with-grace';
 import { startIngestRuntime, redactedConfig } from '@ingest/ingest';
+import { startReadinessGate } from '@ingest/ops';
 import { buildProducerApp } from './app.ts';
 import { createProducerLogger } from './logger.ts';
 import { loadProducerConfig } from './settings.ts';
@@ -15,7 +16,9 @@ async function main(): Promise<void> {
   // Callers by name and scopes only: their secrets stay out of every log line.
   logger.info({ config: redactedConfig(settings), callers: tokens.map((t) => ({ name: t.name, scopes: [...t.scopes] })) }, 'producer starting');
   const runtime = await startIngestRuntime(config, { logger, role: 'producer' });
-  const app = buildProducerApp({ runtime, tokens, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE, logger });
+  // Not ready (SOURCE_ROOT missing, a dependency unreachable): /readyz answers 503 and Kubernetes routes no request here.
+  const gate = startReadinessGate({ probe: () => runtime.checkHealth(), intervalMs: config.READINESS_INTERVAL_MS, threshold: config.READINESS_THRESHOLD, logger });
+  const app = buildProducerApp({ runtime, tokens, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE, readiness: () => gate.state(), logger });
 
   // A second signal, or a close that outlasts the grace, exits 1 at once (close-with-grace).
   closeWithGrace(
@@ -26,6 +29,7 @@ async function main(): Promise<void> {
     async ({ signal, err }) => {
       if (err) logger.error({ err }, 'producer failing; closing');
       else logger.info({ signal }, 'producer shutting down');
+      await gate.stop();
       await app.close();
       await runtime.close();
       logger.info('producer stopped');

@@ -3,7 +3,7 @@
 import postgres from 'postgres';
 import type { Logger } from 'pino';
 import { type IngestConfig, encodingFromConfig } from '@ingest/ingest';
-import { createUploader, migrateStorage, storageErrorCode } from '@ingest/storage';
+import { checkStorageSchema, createUploader, storageErrorCode } from '@ingest/storage';
 import { chunkStoreFromConfig } from './s3-from-config.ts';
 
 /** Exit codes: every data key is under the active key; some could not be re-wrapped (listed); could not run. */
@@ -14,7 +14,7 @@ export async function runRotateKeys(config: IngestConfig, logger: Logger, out: (
   const sql = postgres(config.DATABASE_URL, { max: 2, prepare: config.DATABASE_PREPARE, onnotice: () => undefined });
   const { chunkStore, close } = chunkStoreFromConfig(config);
   try {
-    await migrateStorage(sql);
+    await checkStorageSchema(sql, 'DATABASE_URL');
     const uploader = createUploader({ sql, chunkStore, encoding: encodingFromConfig(config), logger });
     const report = await uploader.rotateDataKeys();
     out(JSON.stringify(report));

@@ -1,8 +1,11 @@
-// Entry point of a worker: configuration → ingestion runtime → queue consumers, with /healthz and /metrics on
-// METRICS_PORT. SIGTERM drains (running steps hand their job back, locks stay with their sagas) and exits 0.
+// Entry point of a worker: configuration → ingestion runtime → readiness gate → queue consumers, with /readyz, /healthz
+// and /metrics on METRICS_PORT. Consumers start on the first passing readiness probe and pause while the worker is not
+// ready (SOURCE_ROOT missing or unreadable, PostgreSQL, Redis or S3 unreachable), so such a worker takes no job.
+// SIGTERM drains (running steps hand their job back, locks stay with their sagas) and exits 0.
 import closeWithGrace from 'close-with-grace';
 import pino from 'pino';
 import { startIngestRuntime, loadConfig, redactedConfig } from '@ingest/ingest';
+import { startReadinessGate, type ReadinessGate } from '@ingest/ops';
 import { startAlertRelay } from './alert-relay.ts';
 import { buildMetricsServer } from './metrics-server.ts';
 import { workerRunOptions } from './worker-options.ts';
@@ -17,7 +20,13 @@ async function main(): Promise<void> {
   logger.info({ config: redactedConfig(config) }, 'worker starting');
   const runtime = await startIngestRuntime(config, { logger, role: 'worker' });
   const registry = createWorkerMetrics(runtime.engine, runtime);
-  const server = buildMetricsServer({ registry, checkHealth: () => runtime.checkHealth(), logger });
+  let gate: ReadinessGate | undefined;
+  const server = buildMetricsServer({
+    registry,
+    checkHealth: () => runtime.checkHealth(),
+    readiness: () => gate?.state() ?? { ready: false, checks: {}, probedAt: null },
+    logger,
+  });
   const alerts = startAlertRelay(() => runtime.deliverAlerts(), config.ALERT_DELIVERY_INTERVAL_MS, logger);
 
   // A second signal, or a drain that outlasts the timeout, exits 1 at once (close-with-grace).
@@ -29,6 +38,7 @@ async function main(): Promise<void> {
     async ({ signal, err }) => {
       if (err) logger.error({ err }, 'worker failing; draining');
       else logger.info({ signal }, 'worker draining');
+      await gate?.stop();
       await alerts.stop();
       await runtime.close();
       await server.close();
@@ -37,10 +47,24 @@ async function main(): Promise<void> {
   );
 
   const metricsAddress = await server.listen({ host: config.HOST, port: config.METRICS_PORT });
+  logger.info({ metricsAddress }, 'worker listening; consumers start once ready');
   const run = workerRunOptions(config);
-  await runtime.startWorkers(run);
-  const queues = run.queues?.length ?? runtime.engine.queueNames().length;
-  logger.info({ queues, concurrency: run.concurrency, metricsAddress }, 'worker ready');
+  let started = false;
+  gate = startReadinessGate({
+    probe: () => runtime.checkHealth(),
+    intervalMs: config.READINESS_INTERVAL_MS,
+    threshold: config.READINESS_THRESHOLD,
+    registry,
+    logger,
+    async onChange(ready) {
+      if (!ready) return runtime.pauseWorkers();
+      if (started) return runtime.resumeWorkers();
+      started = true;
+      await runtime.startWorkers(run);
+      const queues = run.queues?.length ?? runtime.engine.queueNames().length;
+      logger.info({ queues, concurrency: run.concurrency, metricsAddress }, 'worker ready');
+    },
+  });
 }
 
 main().catch((err: unknown) => {

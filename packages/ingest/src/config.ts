@@ -65,6 +65,9 @@ const schema = z.object({
   WORKER_CONCURRENCY: int(1).default(4),
   WORKER_QUEUES: z.string().optional(),
   METRICS_PORT: int(0).max(65535).default(9464),
+  // Readiness (README "Readiness"): probe cadence, and how many probes in a row must agree to change state.
+  READINESS_INTERVAL_MS: int(100).default(2000),
+  READINESS_THRESHOLD: int(1).default(2),
   EMBEDDINGS_URL: url.optional(),
   EMBEDDINGS_API_KEY: z.string().optional(),
   EMBEDDINGS_MODEL: z.string().default('text-embedding-3-small'),

@@ -1,6 +1,7 @@
 // @ingest/ingest: the document-ingestion saga and the runtime that producer, worker and janitor share.
 export { createIngestRuntime, type IngestRuntimeOptions } from './runtime.ts';
 export { startIngestRuntime, type StartRuntimeOptions } from './start-runtime.ts';
+export { migrateIngestSchema, checkFleetSchema, fleetDatabases, type FleetDatabase, type SchemaReport } from './schema.ts';
 export { loadConfig, redactedConfig, type IngestConfig } from './config.ts';
 export { encodingFromConfig, keyProviderFromConfig } from './at-rest-encoding.ts';
 export { parseIngestRequest, type IngestRequest } from './request.ts';

@@ -1,133 +1,75 @@
-// Wires configuration into one process's ingestion runtime: connections, stores, engine, saga, janitor pass.
+// Wires configuration into one process's ingestion runtime, from small builders (pools, storage, engine) composed per
+// app: each app builds only what it uses (APP_PARTS).
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import type { Sql } from 'postgres';
 import pino, { type Logger } from 'pino';
-import { SagaNotFoundError, createSagaEngine, toError } from '@ingest/saga-core';
+import { SagaNotFoundError, toError } from '@ingest/saga-core';
 import { deliverAlerts, recordHeartbeat } from '@ingest/ops';
-import { createChunkStore, createS3Client, createUploader, migrateStorage } from '@ingest/storage';
-import { wikiSaga } from '@ingest/wiki';
-import { wikiClientsFromConfig } from './wiki-clients.ts';
+import { checkIngestSchema } from './schema.ts';
 import type { IngestConfig } from './config.ts';
-import { DocumentDeletingError, DocumentNotFoundError } from './errors.ts';
-import { INGEST_SAGA, ingestSaga, type IngestInput } from './ingest-saga.ts';
-import { ingestStoreRegistry } from './leftover-stores.ts';
+import { DocumentDeletingError, DocumentNotFoundError, IngestError } from './errors.ts';
+import { INGEST_SAGA, type IngestInput } from './ingest-saga.ts';
+import { buildIngestEngine } from './ingest-engine.ts';
+import { CHUNK_PREFIX, buildIngestStorage } from './ingest-storage.ts';
 import { reapOrphanChunks } from './orphan-reaper.ts';
 import { applyRetention } from './retention.ts';
-import { encodingFromConfig } from './at-rest-encoding.ts';
-import { parseIngestRequest } from './request.ts';
-import { connectPostgres } from './postgres-client.ts';
-import { resolveSource } from './source-path.ts';
-import { toIngestionStatus } from './status.ts';
-import { createDownstreamStores, storageDatabase } from './stores.ts';
-import { deleteSaga, documentLockKey } from './delete-saga.ts';
+import { documentLockKey } from './delete-saga.ts';
 import { createDocumentLifecycle, toDocumentView, type DocumentLifecycle } from './document-lifecycle.ts';
 import { listDocuments, parseDocumentListQuery } from './document-listing.ts';
 import { createDocumentVersions } from './document-versions.ts';
+import { openPostgresPools } from './postgres-pools.ts';
+import { parseIngestRequest } from './request.ts';
+import { resolveSource } from './source-path.ts';
+import { checkSourceRoot } from './source-root-check.ts';
+import { toIngestionStatus } from './status.ts';
 import type { DocumentView, HealthReport, IngestRuntime, JanitorSummary, SubmitOptions } from './types.ts';
 
 /** Options of createIngestRuntime. */
 export interface IngestRuntimeOptions {
   /** Default: pino at config.LOG_LEVEL. */
   logger?: Logger;
-  /** Which app this is; only logged. */
+  /** Which app this is: decides what is built (APP_PARTS). Default: everything (tests, tools). */
   role?: 'producer' | 'worker' | 'janitor' | 'test';
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const CHUNK_PREFIX = 'chunks/';
+/**
+ * What each app builds beyond the pools, storage and engine that all of them use. Producer and janitor never run a
+ * step (no BullMQ consumers, no embedder: only the vector_insert action embeds); the worker runs them all.
+ */
+const APP_PARTS = {
+  producer: { embedder: false, workers: false },
+  janitor: { embedder: false, workers: false },
+  worker: { embedder: true, workers: true },
+  test: { embedder: true, workers: true },
+} as const;
 
-/** Connects, migrates, and returns the runtime; close() releases everything. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Connects, checks the schema version, and returns the runtime; close() releases everything. */
 export async function createIngestRuntime(config: IngestConfig, options: IngestRuntimeOptions = {}): Promise<IngestRuntime> {
+  const role = options.role ?? 'test';
+  const parts = APP_PARTS[role];
   const logger = (options.logger ?? pino({ level: config.LOG_LEVEL })).child({ role: options.role ?? 'app' });
-  const clients = new Map<string, Sql>();
-  const client = (url: string): Sql => {
-    let c = clients.get(url);
-    if (!c) {
-      c = connectPostgres(config, url, 20);
-      clients.set(url, c);
-    }
-    return c;
-  };
-  const sql = client(config.DATABASE_URL);
-  const storeUrls = {
-    relational: config.RELATIONAL_DATABASE_URL ?? config.DATABASE_URL,
-    vector: config.VECTOR_DATABASE_URL ?? config.DATABASE_URL,
-    graph: config.GRAPH_DATABASE_URL ?? config.DATABASE_URL,
-    security: config.SECURITY_DATABASE_URL ?? config.DATABASE_URL,
-  };
+  const pools = openPostgresPools(config);
+  const { sql } = pools;
   try {
-    for (const url of new Set([config.DATABASE_URL, ...Object.values(storeUrls)])) await migrateStorage(client(url));
+    // npm run migrate applies the schema; an app only checks it (SchemaVersionError when behind).
+    await checkIngestSchema(config, pools.client, logger);
   } catch (err) {
     // A start-up that fails here may be retried (startIngestRuntime): leave no pool behind.
-    await Promise.all([...clients.values()].map((c) => c.end({ timeout: 1 })));
+    await pools.close(1);
     throw err;
   }
 
-  const chunkStore = createChunkStore({
-    client: createS3Client({
-      endpoint: config.S3_ENDPOINT,
-      region: config.S3_REGION,
-      accessKeyId: config.S3_ACCESS_KEY_ID,
-      secretAccessKey: config.S3_SECRET_ACCESS_KEY,
-      forcePathStyle: config.S3_FORCE_PATH_STYLE,
-    }),
-    bucket: config.S3_BUCKET,
-    callTimeoutMs: config.S3_CALL_TIMEOUT_MS,
-    logger,
-  });
-  const uploader = createUploader({
-    sql,
-    chunkStore,
-    chunkSizeBytes: config.CHUNK_SIZE_BYTES,
-    concurrency: config.UPLOAD_CONCURRENCY,
-    keyPrefix: CHUNK_PREFIX,
-    logger,
-    sourceRoot: config.SOURCE_ROOT,
-    encoding: encodingFromConfig(config),
-  });
-  const stores = createDownstreamStores(config, {
-    relational: client(storeUrls.relational),
-    vector: client(storeUrls.vector),
-    graph: client(storeUrls.graph),
-    security: client(storeUrls.security),
-  });
-  const leftoverStores = ingestStoreRegistry({
-    chunkStore,
-    sql,
-    storeSql: { relational: client(storeUrls.relational), vector: client(storeUrls.vector), graph: client(storeUrls.graph), security: client(storeUrls.security) },
-    cleanup: { uploader, stores },
-  });
+  const storage = buildIngestStorage(config, pools, logger, { embedder: parts.embedder });
+  const { chunkStore, uploader, stores, relationalDb } = storage;
   // A document's versions and life (delete, replace); the lifecycle needs the engine, which needs the sagas.
-  const versions = createDocumentVersions(client(storeUrls.relational));
+  const versions = createDocumentVersions(pools.storeSql.relational);
   let lifecycle: DocumentLifecycle | undefined;
   const retireVersion: DocumentLifecycle['retireVersion'] = (r) => {
     if (!lifecycle) throw new Error('the runtime is not ready');
     return lifecycle.retireVersion(r);
   };
-  // Upload throughput for whoever exports metrics (the worker); listeners are wrapped so one that throws is harmless.
-  const uploads = new EventEmitter();
-  // The wiki-generation saga (packages/wiki) runs in the same fleet when its services are configured.
-  const wikiClients = wikiClientsFromConfig(config);
-  const engine = await createSagaEngine({
-    sql,
-    redisUrl: config.REDIS_URL,
-    redisCluster: config.REDIS_CLUSTER,
-    redisSeeds: config.REDIS_CLUSTER_NODES,
-    sagas: [
-      ingestSaga({ config, uploader, stores, leftoverStores, versions, retireVersion, onUploadedBytes: (bytes) => uploads.emit('bytes', bytes) }),
-      deleteSaga({ config, stores, versions, leftoverStores, chunkPrefix: CHUNK_PREFIX }),
-      ...(wikiClients ? [wikiSaga({ ...wikiClients, maxFileBytes: config.WIKI_MAX_FILE_BYTES, attempts: config.STORE_RETRY_ATTEMPTS, backoffMs: config.STORE_RETRY_BACKOFF_MS })] : []),
-    ],
-    prefix: config.QUEUE_PREFIX,
-    logger,
-    leaseMs: config.STEP_LEASE_MS,
-    // An aborted upload waits for its PUTs in flight (each bounded by the S3 call timeout) before it returns;
-    // the saga must not start deleting chunks before then.
-    abortGraceMs: config.S3_CALL_TIMEOUT_MS + 15_000,
-    defaultTimeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
-  });
-  const relationalDb = storageDatabase(client(storeUrls.relational));
+  const { engine, uploads, close: closeEngine } = await buildIngestEngine(config, pools, storage, { versions, retireVersion }, logger);
   const documentLifecycle = createDocumentLifecycle({ engine, versions, relational: stores.relational, timeoutSeconds: config.SAGA_TIMEOUT_SECONDS });
   lifecycle = documentLifecycle;
 
@@ -217,17 +159,22 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
 
     deleteDocument: (documentId, o = {}) => documentLifecycle.requestDelete(documentId, o.requestedBy ?? 'unknown'),
 
-    listDocuments: async (query) => listDocuments(client(storeUrls.relational), parseDocumentListQuery(query)),
+    listDocuments: async (query) => listDocuments(pools.storeSql.relational, parseDocumentListQuery(query)),
 
-    startWorkers: (o = {}) =>
-      engine.startWorkers({
+    startWorkers: (o = {}) => {
+      if (!parts.workers) return Promise.reject(new IngestError('NOT_IN_THIS_APP', `a ${role} runtime runs no workers`));
+      return engine.startWorkers({
         concurrency: o.concurrency ?? config.WORKER_CONCURRENCY,
         ...(o.queues ? { queues: o.queues } : {}),
         // A SIGKILLed worker's job is re-delivered once BullMQ's lock lapses and its stalled check runs: tie both
         // to the step lease, so a crashed step is taken over after about one lease, not BullMQ's 30 s defaults.
         lockDurationMs: config.STEP_LEASE_MS,
         stalledIntervalMs: config.STEP_LEASE_MS,
-      }),
+      });
+    },
+
+    pauseWorkers: () => engine.pauseWorkers(),
+    resumeWorkers: () => engine.resumeWorkers(),
 
     async janitorPass(): Promise<JanitorSummary> {
       const started = Date.now();
@@ -242,6 +189,9 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
         keyPrefix: CHUNK_PREFIX,
         graceSeconds: config.ORPHAN_GRACE_SECONDS,
       });
+      // The janitor is the backstop of alert delivery: workers deliver within seconds, but a fleet with no worker
+      // running still gets its alerts out.
+      const alerts = (await runtime.deliverAlerts()) ?? { attempted: 0, delivered: 0, failed: 0 };
       const retention = await applyRetention({
         engine,
         uploader,
@@ -251,9 +201,6 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
         batchSize: config.RETENTION_BATCH_SIZE,
         maxBatches: config.RETENTION_MAX_BATCHES,
       });
-      // The janitor is the backstop of alert delivery: workers deliver within seconds, but a fleet with no worker
-      // running still gets its alerts out.
-      const alerts = (await runtime.deliverAlerts()) ?? { attempted: 0, delivered: 0, failed: 0 };
       const summary: JanitorSummary = {
         cleanups,
         alerts,
@@ -301,16 +248,15 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
         probe('postgres', () => sql`select 1`),
         probe('redis', () => engine.pingRedis()),
         probe('s3', () => chunkStore.exists('healthz-probe')),
+        probe('source_root', () => checkSourceRoot(config.SOURCE_ROOT)),
       ]);
       return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
     },
 
     async close() {
-      await engine.close();
-      chunkStore.close();
-      wikiClients?.filesystem.shutdown();
-      wikiClients?.git.shutdown();
-      for (const c of clients.values()) await c.end({ timeout: 5 });
+      await closeEngine();
+      storage.close();
+      await pools.close();
     },
   };
   logger.info({ sourceRoot: config.SOURCE_ROOT, queuePrefix: config.QUEUE_PREFIX }, 'ingestion runtime ready');

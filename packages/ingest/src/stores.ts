@@ -9,6 +9,7 @@ import {
   createSecurityStore,
   createVectorStore,
   storageSchema,
+  type Embedder,
   type GraphStore,
   type RelationalStore,
   type SecurityStore,
@@ -32,11 +33,11 @@ export function storageDatabase(sql: Sql) {
   return drizzle(sql, { schema: storageSchema });
 }
 
-/** Builds the stores over their connections; the embedder is HTTP when EMBEDDINGS_URL is set, else local. */
-export function createDownstreamStores(config: IngestConfig, sql: { relational: Sql; vector: Sql; graph: Sql; security: Sql }): DownstreamStores {
-  const embedder = config.EMBEDDINGS_URL
+/** Builds the stores over their connections; the embedder (unless given) is HTTP when EMBEDDINGS_URL is set, else local. */
+export function createDownstreamStores(config: IngestConfig, sql: { relational: Sql; vector: Sql; graph: Sql; security: Sql }, given?: Embedder): DownstreamStores {
+  const embedder = given ?? (config.EMBEDDINGS_URL
     ? createHttpEmbedder({ url: config.EMBEDDINGS_URL, model: config.EMBEDDINGS_MODEL, ...(config.EMBEDDINGS_API_KEY ? { apiKey: config.EMBEDDINGS_API_KEY } : {}) })
-    : createLocalEmbedder({ dimensions: config.EMBEDDING_DIMENSIONS });
+    : createLocalEmbedder({ dimensions: config.EMBEDDING_DIMENSIONS }));
   return {
     relational: createRelationalStore(sql.relational),
     vector: createVectorStore(sql.vector, embedder),

@@ -136,6 +136,9 @@ export interface IngestRuntime {
   openDocumentContent(documentId: string): Promise<{ stream: Readable; sizeBytes: number; sha256: string }>;
   /** Consumes the saga's queues (all, or `queues`). */
   startWorkers(options?: { concurrency?: number; queues?: string[] }): Promise<void>;
+  /** Stops taking jobs while not ready (running steps go on); resumeWorkers() takes them again. */
+  pauseWorkers(): Promise<void>;
+  resumeWorkers(): Promise<void>;
   /** One janitor pass: leftovers, orphan chunks, overdue/stuck sagas, undelivered transitions, stale locks, retention. */
   janitorPass(): Promise<JanitorSummary>;
   /** Runs one leftover's cleaner now, due or not; `attempted` is false when it is resolved already or being retried. */

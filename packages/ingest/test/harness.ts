@@ -7,7 +7,7 @@ import { CreateBucketCommand, ListObjectsCommand, S3Client } from '@aws-sdk/clie
 import pino from 'pino';
 import postgres, { type Sql } from 'postgres';
 import { createTestDatabase, randomId, requireEnv, waitFor, type TestDatabase } from '@ingest/testkit';
-import { createIngestRuntime, loadConfig, type IngestConfig, type IngestRuntime, type IngestionStatus } from '../src/index.ts';
+import { createIngestRuntime, loadConfig, migrateIngestSchema, type IngestConfig, type IngestRuntime, type IngestionStatus } from '../src/index.ts';
 
 /** One test file's ingestion world. */
 export interface IngestHarness {
@@ -61,6 +61,8 @@ export async function createIngestHarness(base: Partial<Record<keyof IngestConfi
     ...base,
   };
   const config = loadConfig(process.env, settings);
+  // What `npm run migrate` does before a fleet starts; runtimes only check the version.
+  await migrateIngestSchema(config);
   const runtimes: IngestRuntime[] = [];
   return {
     db,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { createTestDatabase, flushPrefix, randomId, requireEnv } from '@ingest/testkit';
-import { createIngestRuntime, loadConfig, type IngestRuntime } from '../src/index.ts';
+import { createIngestRuntime, loadConfig, migrateIngestSchema, type IngestRuntime } from '../src/index.ts';
 
 /** One test file's private slice of the real services. */
 export interface TestEnv {
@@ -48,6 +48,8 @@ export async function createTestEnv(extra: Record<string, string> = {}): Promise
     LOG_LEVEL: 'info',
     ...extra,
   };
+  // What `npm run migrate` does before a fleet starts; apps and runtimes only check the version.
+  await migrateIngestSchema(loadConfig(env));
   const runtimes: IngestRuntime[] = [];
   return {
     env,

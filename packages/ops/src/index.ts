@@ -3,6 +3,7 @@ export { createOpsContext, type OpsContext, type OpsContextOptions } from './ops
 export { readFleetCounts, recordHeartbeat, type FleetCounts } from './fleet-state.ts';
 export { createQueueDepthReader, type QueueDepth, type QueueDepthReader, type QueueDepthReaderOptions } from './queue-depths.ts';
 export { collectNodeMetrics } from './node-metrics.ts';
+export { startReadinessGate, type ReadinessGate, type ReadinessGateOptions, type ReadinessState, type ProbeReport } from './readiness-gate.ts';
 export { registerFleetMetrics, type FleetMetricsOptions } from './fleet-metrics.ts';
 export { deliverAlerts, type AlertDeliveryOptions, type AlertDeliveryResult, type AlertFormat, type AlertPayload } from './alert-delivery.ts';
 export { readLastHour, type LastHour, searchSagas, sagaSearchQuery, listCleanups, findCleanup, listDeadLetters, type SagaSummary, type SagaPage, type SagaSearchContext, type CleanupSummary, type DeadLetter } from './fleet-state.ts';

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CompensationFailed, SagaRollbackRequired, createSagaEngine, defineSaga, type SagaEngine } from '@ingest/saga-core';
+import { CompensationFailed, SagaRollbackRequired, createSagaEngine, defineSaga, migrateSagaCore, type SagaEngine } from '@ingest/saga-core';
 import { createTestDatabase, flushPrefix, randomId, requireEnv, spawnProcess, stopAllProcesses, waitFor, type TestDatabase } from '@ingest/testkit';
 import { deliverAlerts, type AlertPayload } from '../src/index.ts';
 
@@ -56,6 +56,7 @@ describe('alert delivery to a webhook', () => {
   beforeAll(async () => {
     db = await createTestDatabase('ops');
     sql = postgres(db.url, { max: 4, onnotice: () => {} });
+    await migrateSagaCore(sql);
     engine = await createSagaEngine({ sql, redisUrl: requireEnv('REDIS_URL'), sagas: [failingRollback], prefix, logger });
     await engine.startWorkers({ concurrency: 2 });
   });

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Worker, type ConnectionOptions } from 'bullmq';
+import { handBack } from './hand-back.ts';
 import { and, eq, inArray } from 'drizzle-orm';
 import pino, { type Logger } from 'pino';
 import type { Sql } from 'postgres';
@@ -16,7 +17,7 @@ import { createRedisClient, isHashTagged } from './redis-client.ts';
 import { createRunContextCache } from './run-context.ts';
 import { handleJob, releaseOwnLeases } from './handle-job.ts';
 import { recoverLostJobs, releaseStaleLocks, retryFailedCleanups, rollBackOverdue, type CleanupPassResult, type RetryCleanupsOptions } from './maintenance.ts';
-import { migrateSagaCore } from './migrate.ts';
+import { checkSagaCoreSchema, migrateSagaCore } from './migrate.ts';
 import { pruneHistory, type PruneHistoryOptions, type PruneHistoryResult } from './prune-history.ts';
 import { jobIdOf, queueName, queuesOf, type JobPayload } from './queues.ts';
 import { requestRollback, type RollbackRequestResult } from './request-rollback.ts';
@@ -51,7 +52,10 @@ export interface SagaEngineOptions {
   lockTtlMarginMs?: number;
   /** Default saga deadline when a definition sets none. Default 3600 s. */
   defaultTimeoutSeconds?: number;
-  /** Apply migrations in create(). Default true. */
+  /**
+   * true: apply the engine's migrations in create() (tests, one-process tools). Default false: only check that the
+   * schema is at this build's version (SchemaVersionError otherwise); `npm run migrate` applies it.
+   */
   migrate?: boolean;
 }
 
@@ -91,6 +95,13 @@ export interface SagaEngine {
   stats(): Promise<SagaStats>;
   /** Consumes queues in this process until close(). */
   startWorkers(options?: WorkerOptions): Promise<void>;
+  /**
+   * Stops taking jobs (a process that is not ready): consumers fetch nothing, a job already fetched is handed back to
+   * its wait list untouched, no step runs in place; steps running now go on. Idempotent.
+   */
+  pauseWorkers(): Promise<void>;
+  /** Takes jobs again after pauseWorkers(). Idempotent. */
+  resumeWorkers(): Promise<void>;
   /** All queue names of the registered sagas. */
   queueNames(): string[];
   /** Re-takes a saga's lock if Redis lost it; throws SagaLockedError when someone else has it. */
@@ -120,7 +131,7 @@ export interface MaintenanceResult {
   releasedLocks: number;
 }
 
-/** Creates an engine: validates options, migrates, connects. */
+/** Creates an engine: validates options, checks (or applies) the schema, connects. */
 export async function createSagaEngine(options: SagaEngineOptions): Promise<SagaEngine> {
   if (!options.sql) throw new SagaInputError('sql is required');
   if (!options.redisUrl) throw new SagaInputError('redisUrl is required');
@@ -134,7 +145,12 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
     if (defs.has(d.name)) throw new SagaInputError(`saga "${d.name}" is registered twice`);
     defs.set(d.name, d);
   }
-  if (options.migrate !== false) await migrateSagaCore(options.sql);
+  if (options.migrate === true) await migrateSagaCore(options.sql);
+  else {
+    const v = await checkSagaCoreSchema(options.sql);
+    // Additive first: a newer fleet's migrations only added what this build ignores.
+    if (v.ahead) logger.info({ component: v.component, expected: v.expected, found: v.found }, 'schema is ahead of this build; accepted (additive migrations)');
+  }
   const redisOptions = { maxRetriesPerRequest: null, enableReadyCheck: false } as const;
   const redis = createRedisClient({ url: options.redisUrl, cluster: options.redisCluster, seeds: options.redisSeeds }, redisOptions);
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
@@ -164,6 +180,8 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
     consumed: new Set(),
   };
   const workers: Worker[] = [];
+  // While paused, the queues this process consumes are taken out of core.consumed (no step runs in place).
+  let paused: string[] | undefined;
   let maintenanceTimer: NodeJS.Timeout | undefined;
 
   const maintain = async (o: { relayOlderThanMs?: number; idleMs?: number } = {}): Promise<MaintenanceResult> => ({
@@ -261,8 +279,10 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
       const unknown = names.filter((n) => !known.has(n));
       if (unknown.length > 0) throw new SagaInputError(`unknown queues: ${unknown.join(', ')}`);
       for (const name of names) {
-        core.consumed.add(name);
-        const worker = new Worker(name, (job, token) => handleJob(core, job, token), {
+        // Started while paused: the queues join the paused set, and resumeWorkers() lets them run in place.
+        if (paused) paused.push(name);
+        else core.consumed.add(name);
+        const worker = new Worker(name, (job, token) => (paused ? handBack(job, token) : handleJob(core, job, token)), {
           connection,
           prefix,
           concurrency: w.concurrency ?? 1,
@@ -276,6 +296,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
         workers.push(worker);
       }
       await Promise.all(workers.map((x) => x.waitUntilReady()));
+      if (paused) await Promise.all(workers.map((x) => x.pause(true)));
       const every = w.maintenanceIntervalMs ?? 5000;
       if (every > 0) {
         const tick = () => {
@@ -288,6 +309,21 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
         maintenanceTimer = setTimeout(tick, every);
       }
       logger.info({ queues: names.length, concurrency: w.concurrency ?? 1, workerId: core.workerId }, 'workers started');
+    },
+
+    async pauseWorkers() {
+      if (paused) return;
+      paused = [...core.consumed];
+      core.consumed.clear();
+      // Without waiting for active jobs: an upload may run for an hour, and it stops on its own if it cannot go on.
+      await Promise.all(workers.map((x) => x.pause(true)));
+    },
+
+    async resumeWorkers() {
+      if (!paused) return;
+      for (const name of paused) core.consumed.add(name);
+      paused = undefined;
+      await Promise.all(workers.map((x) => x.resume()));
     },
 
     async close() {

@@ -2,7 +2,17 @@
 // See types.ts for the glossary (saga, step, phase, compensation, outbox, leftover).
 export { createSagaEngine, type SagaEngine, type SagaEngineOptions, type StartSagaOptions, type WorkerOptions, type MaintenanceResult } from './engine.ts';
 export { defineSaga } from './define-saga.ts';
-export { migrateSagaCore } from './migrate.ts';
+export { migrateSagaCore, checkSagaCoreSchema } from './migrate.ts';
+export { withMigrationLock } from './migration-lock.ts';
+export {
+  SchemaVersionError,
+  MIGRATE_COMMAND,
+  assertSchemaVersion,
+  readSchemaVersion,
+  isSchemaVersionError,
+  type MigrationSet,
+  type SchemaVersion,
+} from './schema-version.ts';
 export {
   SagaError,
   SagaRollbackRequired,

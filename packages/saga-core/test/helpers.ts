@@ -2,7 +2,7 @@
 import postgres, { type Sql } from 'postgres';
 import pino from 'pino';
 import { createTestDatabase, randomId, requireEnv, waitFor, type TestDatabase } from '@ingest/testkit';
-import { createSagaEngine, type SagaDefinition, type SagaEngine, type SagaEngineOptions, type SagaView } from '../src/index.ts';
+import { createSagaEngine, migrateSagaCore, type SagaDefinition, type SagaEngine, type SagaEngineOptions, type SagaView } from '../src/index.ts';
 import { createEffectTables } from './fixtures/test-sagas.ts';
 
 /** Resources of one test file. */
@@ -21,6 +21,8 @@ export interface Harness {
 export async function createHarness(): Promise<Harness> {
   const db = await createTestDatabase('saga');
   const sql = postgres(db.url, { max: 10, onnotice: () => {} });
+  // What `npm run migrate` does before a fleet starts; engines only check the version.
+  await migrateSagaCore(sql);
   await createEffectTables(sql);
   const prefix = `t${randomId()}`;
   const redisUrl = requireEnv('REDIS_URL');

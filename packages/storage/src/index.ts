@@ -8,7 +8,7 @@
  * key-encryption key of a KeyProvider): the row then also records codec, nonce, and the stored length and hashes.
  *
  * How the saga uses it:
- *   await migrateStorage(sql)                                   // once per process at start
+ *   await migrateStorage(sql)                                   // once per release (npm run migrate); processes checkStorageSchema
  *   const chunkStore = createChunkStore({ client: createS3Client(settings), bucket })
  *   const uploader = createUploader({ sql, chunkStore })
  *   await uploader.createOperation({ operationId, owner: sagaId, sourcePath })   // idempotent
@@ -123,6 +123,6 @@ export { createLocalEmbedder, type LocalEmbedderOptions } from './local-embedder
 /** An embedder over an OpenAI-compatible /v1/embeddings endpoint. */
 export { createHttpEmbedder, type HttpEmbedderOptions } from './http-embedder.ts';
 /** Applying this package's migrations. */
-export { migrateStorage, STORAGE_MIGRATIONS_TABLE } from './migrate.ts';
+export { migrateStorage, checkStorageSchema, STORAGE_MIGRATIONS_TABLE } from './migrate.ts';
 /** The drizzle tables, for queries elsewhere (e.g. the janitor's orphan scan). */
 export * as storageSchema from './schema/index.ts';

@@ -1,11 +1,12 @@
-// Applies this package's SQL migrations (packages/storage/drizzle) to a database, safely from several processes at once.
+// Applies this package's SQL migrations (packages/storage/drizzle) to a database, safely from several processes at once,
+// and checks from a long-running process that they were applied (npm run migrate applies them).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import type { Sql } from 'postgres';
+import { assertSchemaVersion, withMigrationLock, type MigrationSet, type SchemaVersion } from '@ingest/saga-core/schema-tools';
 import { InvalidOptionError } from './errors.ts';
-import { withMigrationLock } from './migration-lock.ts';
 
 /** The table where applied storage migrations are recorded (in drizzle's `drizzle` schema). */
 export const STORAGE_MIGRATIONS_TABLE = '__storage_migrations';
@@ -17,6 +18,7 @@ const migrationsFolder =
   ) ?? fileURLToPath(new URL('../drizzle', import.meta.url));
 // Arbitrary but fixed: every process migrating storage tables contends for the same advisory lock.
 const LOCK_KEY = 7_301_214_562;
+const SET: MigrationSet = { component: 'storage', folder: migrationsFolder, table: STORAGE_MIGRATIONS_TABLE };
 
 function migrateOnce(sql: Sql): Promise<void> {
   return migrate(drizzle({ client: sql }), { migrationsFolder, migrationsTable: STORAGE_MIGRATIONS_TABLE });
@@ -40,4 +42,9 @@ export async function migrateStorage(sql: Sql): Promise<void> {
       await migrateOnce(sql);
     }),
   );
+}
+
+/** Throws SchemaVersionError (code SCHEMA_OUTDATED) when the storage tables of `sql`'s database are behind this build. */
+export function checkStorageSchema(sql: Sql, where = ''): Promise<SchemaVersion> {
+  return assertSchemaVersion(sql, SET, where);
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import postgres, { type Sql } from 'postgres';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSagaEngine, SagaLockedError, type SagaEngine, type SagaView } from '@ingest/saga-core';
+import { createSagaEngine, migrateSagaCore, SagaLockedError, type SagaEngine, type SagaView } from '@ingest/saga-core';
 import { createTestDatabase, randomId, requireEnv, startTcpProxy, waitFor, type TcpProxy, type TestDatabase } from '@ingest/testkit';
 import type { JsonValue } from '@ingest/saga-core';
 import { WIKI_SAGA, createServiceClient, wikiSaga, wikiStoreRegistry, type ServiceClient, type WikiInput } from '../src/index.ts';
@@ -58,6 +58,7 @@ beforeAll(async () => {
   gitProxy = await startTcpProxy({ targetHost: '127.0.0.1', targetPort: services.git.port });
   db = await createTestDatabase('wiki');
   sql = postgres(db.url, { max: 10, onnotice: () => {} });
+  await migrateSagaCore(sql);
   engine = await makeEngine(TOKEN);
   wrongTokenEngine = await makeEngine('not-the-right-token-at-all');
 });
