@@ -43,6 +43,14 @@ async function writeLargeSource(file: string, bytes: number): Promise<void> {
   await pipeline(source, createWriteStream(file));
 }
 
+/** Takes a full-page screenshot; the README's pictures in docs/ are rewritten only with UPDATE_SCREENSHOTS=1, so a test run leaves the checkout as it found it. */
+async function screenshot(page: Page, name: string): Promise<void> {
+  const update = process.env.UPDATE_SCREENSHOTS === '1';
+  const file = update ? path.join(REPO_ROOT, 'docs', name) : path.join(tmpdir(), `${process.pid}-${name}`);
+  await page.screenshot({ path: file, fullPage: true });
+  if (!update) await rm(file, { force: true });
+}
+
 describe('operator console in a browser', () => {
   let t: TestEnv;
   let proxy: S3FaultProxy;
@@ -147,7 +155,7 @@ describe('operator console in a browser', () => {
     expect(await page.locator(`tr[data-saga-id="${uploadSagaId}"] [data-status]`).getAttribute('data-status')).toBe('running');
     await page.goto(`${base}/ui#/`);
     await page.waitForSelector('[data-card="active"] .value:has-text("1")', { timeout: UI_WAIT_MS });
-    await page.screenshot({ path: path.join(REPO_ROOT, 'docs/console-overview.png'), fullPage: true });
+    await screenshot(page, 'console-overview.png');
     // The second hold stays until the saga is cancelled (next test).
     expect(second.matches()).toBe(1);
   });
@@ -162,7 +170,7 @@ describe('operator console in a browser', () => {
     proxy.clearRules();
     await page.waitForSelector('h1 + p [data-status="compensated"]', { timeout: UI_WAIT_MS });
     expect(await page.locator('#events').textContent()).toContain('CANCELLED');
-    await page.screenshot({ path: path.join(REPO_ROOT, 'docs/console-saga.png'), fullPage: true });
+    await screenshot(page, 'console-saga.png');
   });
 
   it('finds a stuck saga through the filter', async () => {

@@ -3,16 +3,8 @@
 export { createSagaEngine, type SagaEngine, type SagaEngineOptions, type StartSagaOptions, type WorkerOptions, type MaintenanceResult } from './engine.ts';
 export { defineSaga } from './define-saga.ts';
 export { migrateSagaCore, checkSagaCoreSchema } from './migrate.ts';
-export { withMigrationLock } from './migration-lock.ts';
-export {
-  SchemaVersionError,
-  MIGRATE_COMMAND,
-  assertSchemaVersion,
-  readSchemaVersion,
-  isSchemaVersionError,
-  type MigrationSet,
-  type SchemaVersion,
-} from './schema-version.ts';
+// The migration lock and the schema-version check (also importable alone, as @ingest/saga-core/schema-tools).
+export * from './schema-tools.ts';
 export {
   SagaError,
   SagaRollbackRequired,
