@@ -13,13 +13,11 @@ const MIGRATIONS =
   [path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../drizzle'), fileURLToPath(new URL('./migrations/saga-core', import.meta.url))].find((dir) =>
     existsSync(path.join(dir, 'meta/_journal.json')),
   ) ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../drizzle');
-// Arbitrary but fixed: serialises concurrent migrators of this package.
-const LOCK_ID = 7_310_001;
 const SET: MigrationSet = { component: 'saga-core', folder: MIGRATIONS, table: '__saga_core_migrations' };
 
 /** Creates or upgrades the engine's tables (saga_*, failed_cleanups) in the database of `sql` (a pool of at least 2). */
 export async function migrateSagaCore(sql: Sql): Promise<void> {
-  await withMigrationLock(sql, LOCK_ID, () => migrate(drizzle(sql), { migrationsFolder: SET.folder, migrationsTable: SET.table }));
+  await withMigrationLock(sql, () => migrate(drizzle(sql), { migrationsFolder: SET.folder, migrationsTable: SET.table }));
 }
 
 /** Throws SchemaVersionError (code SCHEMA_OUTDATED) when the engine's tables are behind this build. */

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withMigrationLock } from '@ingest/saga-core/schema-tools';
 import { createTestDatabase } from '@ingest/testkit';
 import { createGraphStore, createRelationalStore, createSecurityStore, migrateStorage } from '../src/index.ts';
 import { type StorageFixture, errorOf, setUpStorage } from './support.ts';
@@ -31,6 +32,34 @@ describe('migrateStorage', () => {
         'document_heads', 'document_versions', 'documents', 'graph_edges', 'graph_nodes', 'security_audit', 'security_records', 'upload_chunks', 'upload_operations', 'vector_chunks',
       ]);
     } finally {
+      await a.end();
+      await b.end();
+      await db.drop();
+    }
+  });
+
+  it('waits while the engine holds the migration lock: both create the shared drizzle schema, one at a time', async () => {
+    const db = await createTestDatabase('migrate-lock');
+    const a = postgres(db.url, { max: 3, onnotice: () => {} });
+    const b = postgres(db.url, { max: 3, onnotice: () => {} });
+    let release = (): void => {};
+    let taken = (): void => {};
+    const held = new Promise<void>((r) => (taken = r));
+    const holder = withMigrationLock(a, () => (taken(), new Promise<void>((r) => (release = r))));
+    try {
+      await held;
+      let settled = false;
+      const storage = migrateStorage(b).finally(() => (settled = true));
+      // It can only be seen not to finish: a slow machine may hide the bug, never fail a correct lock.
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(settled).toBe(false);
+      expect((await a`select count(*)::int as n from information_schema.schemata where schema_name = 'drizzle'`)[0]!.n).toBe(0);
+      release();
+      await holder;
+      await storage;
+      expect((await a`select count(*)::int as n from drizzle.__storage_migrations`)[0]!.n).toBeGreaterThan(0);
+    } finally {
+      release();
       await a.end();
       await b.end();
       await db.drop();
