@@ -1,14 +1,13 @@
 // What the API does with a document's life: find its current version, start its deletion (idempotent, refused while
 // an ingestion of it is live), check a replacement may start, and start the removal of a superseded version.
 import { randomUUID } from 'node:crypto';
-import { SagaLockedError, isLiveStatus, type SagaEngine } from '@ingest/saga-core';
+import { SagaLockedError, isLiveStatus, type SagaEngine, type SagaView } from '@ingest/saga-core';
 import type { DocumentRecord, RelationalStore } from '@ingest/storage';
 import { DELETE_SAGA, documentLockKey, type DeleteInput, type VersionToRemove } from './delete-saga.ts';
 import type { DocumentHead, DocumentVersion, DocumentVersions } from './document-versions.ts';
 import { DocumentDeletingError, DocumentNotFoundError } from './errors.ts';
 import type { DocumentView } from './types.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from './uuid.ts';
 
 /** A stable document as readers see it: its head (null for a document committed before heads existed) and current row. */
 export interface ResolvedDocument {
@@ -77,36 +76,28 @@ export function toDocumentView(doc: ResolvedDocument, history: DocumentVersion[]
 export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLifecycle {
   const { engine, versions, relational } = deps;
 
-  const sagaIsLive = async (sagaId: string | null | undefined): Promise<boolean> => {
-    if (!sagaId || !UUID.test(sagaId)) return false;
+  // A saga as the engine stores it; null for an id that names none (documents keep the id of the saga that wrote them).
+  const sagaOf = async (sagaId: string | null): Promise<SagaView | null> => {
+    if (!sagaId || !isUuid(sagaId)) return null;
     try {
-      return isLiveStatus((await engine.get(sagaId)).status);
-    } catch {
-      return false;
-    }
-  };
-
-  const sagaNameOf = async (sagaId: string): Promise<string | null> => {
-    try {
-      return (await engine.get(sagaId)).name;
+      return await engine.get(sagaId);
     } catch {
       return null;
     }
   };
 
-  // The exclusivity key the ingestion of a version held: its source file's real path.
-  const sourceLockKeyOf = async (ingestSagaId: string | null): Promise<string | null> => {
-    if (!ingestSagaId || !UUID.test(ingestSagaId)) return null;
-    try {
-      const view = await engine.get(ingestSagaId);
-      return view.lockKey;
-    } catch {
-      return null;
-    }
+  // The ingestion that wrote a version's row, read once: it still owns a document that has no head while it is live.
+  const ingestionOf = async (doc: ResolvedDocument): Promise<{ sagaId: string | null; saga: SagaView | null }> => {
+    const sagaId = doc.row?.metadata && typeof doc.row.metadata.sagaId === 'string' ? doc.row.metadata.sagaId : null;
+    const saga = await sagaOf(sagaId);
+    if (!doc.head && saga && isLiveStatus(saga.status)) throw new SagaLockedError(documentLockKey(doc.documentId), saga.id);
+    return { sagaId, saga };
   };
+
+  const deadline = (): Date => new Date(Date.now() + deps.timeoutSeconds * 1000);
 
   const resolve = async (documentId: string, o: { includeDeleted?: boolean } = {}): Promise<ResolvedDocument> => {
-    if (!UUID.test(documentId)) throw new DocumentNotFoundError(documentId);
+    if (!isUuid(documentId)) throw new DocumentNotFoundError(documentId);
     const head = await versions.head(documentId);
     if (head) {
       if (head.status === 'deleted' && !o.includeDeleted) throw new DocumentNotFoundError(documentId);
@@ -131,10 +122,10 @@ export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLi
       const doc = await resolve(documentId);
       // A delete under way answers with its saga; one that ended without finishing (it failed before removing
       // anything) is started again.
-      if (doc.head?.status === 'deleting' && doc.head.deleteSagaId && (await sagaIsLive(doc.head.deleteSagaId))) return { sagaId: doc.head.deleteSagaId, created: false };
+      const running = doc.head?.status === 'deleting' ? await sagaOf(doc.head.deleteSagaId) : null;
+      if (running && isLiveStatus(running.status)) return { sagaId: running.id, created: false };
       // An ingestion that wrote the row but has not committed yet still owns it.
-      const ingestSaga = doc.row?.metadata && typeof doc.row.metadata.sagaId === 'string' ? doc.row.metadata.sagaId : null;
-      if (!doc.head && (await sagaIsLive(ingestSaga))) throw new SagaLockedError(`document:${documentId}`, ingestSaga ?? 'unknown');
+      const ingestion = await ingestionOf(doc);
       const history = doc.head ? await versions.versionsOf(documentId) : [];
       const targets: VersionToRemove[] = history.filter((v) => v.status !== 'removed').map((v) => ({ versionId: v.versionId, operationId: v.operationId }));
       if (doc.row && !targets.some((t) => t.versionId === doc.row?.id)) targets.push({ versionId: doc.row.id, operationId: doc.row.operationId });
@@ -152,19 +143,18 @@ export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLi
       const sagaId = randomUUID();
       // The source file's lock too (an ingestion of the same file is live: 409 naming it); held until the delete
       // ends, then freed by the engine's stale-lock pass or taken over by the next saga of that file.
-      const fileKey = await sourceLockKeyOf(ingestSaga);
-      const deadline = new Date(Date.now() + deps.timeoutSeconds * 1000);
+      const fileKey = ingestion.saga?.lockKey ?? null;
       try {
-        if (fileKey) await engine.ensureLock(fileKey, sagaId, deadline);
+        if (fileKey) await engine.ensureLock(fileKey, sagaId, deadline());
         started = await engine.start(DELETE_SAGA, input, { sagaId });
       } catch (err) {
         if (fileKey) await engine.releaseLock(fileKey, sagaId).catch(() => false);
         const holder = err instanceof SagaLockedError ? err.holderSagaId : undefined;
-        if (holder && (await sagaNameOf(holder)) === DELETE_SAGA) return { sagaId: holder, created: false };
+        if (holder && (await sagaOf(holder))?.name === DELETE_SAGA) return { sagaId: holder, created: false };
         throw err;
       }
       // Not served from now on, even before the saga's first step marks it again.
-      const legacy = doc.head ? null : { versionId: doc.row?.id ?? documentId, sagaId: ingestSaga, operationId: doc.row?.operationId ?? null };
+      const legacy = doc.head ? null : { versionId: doc.row?.id ?? documentId, sagaId: ingestion.sagaId, operationId: doc.row?.operationId ?? null };
       await versions.markDeleting(documentId, legacy, started.sagaId);
       return started;
     },
@@ -172,10 +162,9 @@ export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLi
     async claimReplacement(documentId, sagaId) {
       const doc = await resolve(documentId);
       if (doc.status === 'deleting') throw new DocumentDeletingError(documentId, doc.head?.deleteSagaId ?? null);
-      const ingestSaga = doc.row?.metadata && typeof doc.row.metadata.sagaId === 'string' ? doc.row.metadata.sagaId : null;
-      if (!doc.head && (await sagaIsLive(ingestSaga))) throw new SagaLockedError(`document:${documentId}`, ingestSaga ?? 'unknown');
+      if (!doc.head) await ingestionOf(doc);
       // The engine's lock for the document: a delete or another replacement of it is refused while this one runs.
-      await engine.ensureLock(documentLockKey(documentId), sagaId, new Date(Date.now() + deps.timeoutSeconds * 1000));
+      await engine.ensureLock(documentLockKey(documentId), sagaId, deadline());
     },
 
     async retireVersion(r) {

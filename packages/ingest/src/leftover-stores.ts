@@ -4,7 +4,8 @@ import { and, count, eq } from 'drizzle-orm';
 import type { Sql } from 'postgres';
 import type { LeftoverStore, StoreRegistry } from '@ingest/saga-core';
 import { storageSchema, type ChunkStore, type Uploader } from '@ingest/storage';
-import { countRowsIn, isUuid } from './store-rows.ts';
+import { countRowsIn } from './store-rows.ts';
+import { isUuid } from './uuid.ts';
 import type { RowStore } from './invariants/violation.ts';
 import { storageDatabase, type DownstreamStores, type StorageDatabase } from './stores.ts';
 

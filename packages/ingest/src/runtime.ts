@@ -21,6 +21,7 @@ import { parseIngestRequest } from './request.ts';
 import { resolveSource } from './source-path.ts';
 import { checkSourceRoot } from './source-root-check.ts';
 import { toIngestionStatus } from './status.ts';
+import { isUuid } from './uuid.ts';
 import type { DocumentView, HealthReport, IngestRuntime, JanitorSummary, SubmitOptions } from './types.ts';
 
 /** Options of createIngestRuntime. */
@@ -41,8 +42,6 @@ const APP_PARTS = {
   worker: { embedder: true, workers: true },
   test: { embedder: true, workers: true },
 } as const;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Connects, checks the schema version, and returns the runtime; close() releases everything. */
 export async function createIngestRuntime(config: IngestConfig, options: IngestRuntimeOptions = {}): Promise<IngestRuntime> {
@@ -119,17 +118,17 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     },
 
     async status(sagaId) {
-      if (!UUID.test(sagaId)) throw new SagaNotFoundError(sagaId);
+      if (!isUuid(sagaId)) throw new SagaNotFoundError(sagaId);
       return toIngestionStatus(await engine.get(sagaId));
     },
 
     async events(sagaId, o) {
-      if (!UUID.test(sagaId)) throw new SagaNotFoundError(sagaId);
+      if (!isUuid(sagaId)) throw new SagaNotFoundError(sagaId);
       return engine.events(sagaId, o);
     },
 
     async cancel(sagaId) {
-      if (!UUID.test(sagaId)) throw new SagaNotFoundError(sagaId);
+      if (!isUuid(sagaId)) throw new SagaNotFoundError(sagaId);
       return engine.cancel(sagaId);
     },
 

@@ -3,14 +3,9 @@ import { and, count, eq } from 'drizzle-orm';
 import { storageSchema } from '@ingest/storage';
 import type { RowStore } from './invariants/violation.ts';
 import type { StorageDatabase } from './stores.ts';
+import { isUuid } from './uuid.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const { documents, vectorChunks, graphNodes, graphEdges, securityRecords } = storageSchema;
-
-/** Whether `id` can be a value of a uuid column (anything else cannot be stored there, so it has no rows). */
-export function isUuid(id: string): boolean {
-  return UUID.test(id);
-}
 
 /** Rows of `documentId` in `store`, read from that store's database. */
 export async function countRowsIn(db: StorageDatabase, store: RowStore, documentId: string): Promise<number> {

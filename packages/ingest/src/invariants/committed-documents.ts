@@ -4,7 +4,7 @@ import { and, asc, count, eq, gt, inArray } from 'drizzle-orm';
 import { sagaSchema } from '@ingest/saga-core';
 import { type ChunkCipher, chunkRefOf, forEachBounded, isRetryableStorageError, openOperationCipher, readChunk, storageErrorCode, storageSchema } from '@ingest/storage';
 import type { CheckContext } from './check-context.ts';
-import { isUuid } from '../store-rows.ts';
+import { isUuid } from '../uuid.ts';
 import { INGEST_SAGA } from '../ingest-saga.ts';
 import { retiredVersions } from './removed-documents.ts';
 

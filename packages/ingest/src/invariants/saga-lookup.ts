@@ -2,6 +2,7 @@
 import { eq, inArray, sql as dsql } from 'drizzle-orm';
 import { isLiveStatus, sagaSchema } from '@ingest/saga-core';
 import { storageSchema } from '@ingest/storage';
+import { isUuid } from '../uuid.ts';
 import type { CheckContext } from './check-context.ts';
 
 /** The little the checker needs of a saga. */
@@ -10,7 +11,6 @@ export interface SagaRef {
   status: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const { sagaInstances } = sagaSchema;
 
 /** Running or compensating: a saga that may still add or remove things. */
@@ -46,7 +46,7 @@ export async function sagaOfOperation(ctx: CheckContext, operationId: string): P
     .select({ owner: storageSchema.uploadOperations.owner })
     .from(storageSchema.uploadOperations)
     .where(eq(storageSchema.uploadOperations.id, operationId));
-  const candidates = [op?.owner, operationId].filter((id): id is string => typeof id === 'string' && UUID.test(id));
+  const candidates = [op?.owner, operationId].filter((id): id is string => typeof id === 'string' && isUuid(id));
   for (const id of candidates) {
     const [s] = await ctx.sagaDb.select({ id: sagaInstances.id, status: sagaInstances.status }).from(sagaInstances).where(eq(sagaInstances.id, id));
     if (s) return s;
