@@ -54,7 +54,9 @@ export async function runPhase(core: EngineCore, p: PhaseInput): Promise<PhaseOu
   const isAction = payload.phase === 'action';
   const lease = core.timings.leaseMs;
 
-  let lastProgressAt = 0;
+  // Progress is written at most once an interval, counted from the start: a step that ends within its first interval
+  // (a small document's whole upload) writes none, and the status derives a finished upload's progress from its step.
+  let lastProgressAt = Date.now();
   const renew = async (progress?: JsonObject): Promise<void> => {
     const set: Partial<typeof sagaInstances.$inferInsert> = {
       // SQL expression: the lease is measured on the database clock, like every other lease check.
