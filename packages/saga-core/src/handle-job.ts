@@ -36,6 +36,11 @@ import {
 } from './transitions.ts';
 import type { JsonValue, SagaDefinition } from './types.ts';
 
+// Steps run in place one after another re-check their saga's lock only when the last check is older than this. The
+// lock lives at least ten minutes past the saga's deadline, so within a second only a lost Redis could have dropped
+// it, and then the PostgreSQL live-lock index still refuses any second saga on the key; the next check re-takes it.
+const LOCK_RECHECK_MS = 1000;
+
 type Claim =
   | { kind: 'run'; attempt: number; input: JsonValue; outputs: Record<string, JsonValue | undefined>; deadlineAt: Date; sagaName: string; lockKey: string | null }
   | { kind: 'stale'; why: string }
@@ -90,7 +95,7 @@ export async function handleJob(core: EngineCore, job: Job, token: string | unde
   const def = core.defs.get(claim.sagaName)!;
   const step = def.steps[payload.step]!;
   const stepLog = log.child({ saga: def.name, step: step.name, attempt: claim.attempt });
-  const outcome = await runLogged(core, payload, def, stepLog, { attempt: claim.attempt, input: claim.input, outputs: claim.outputs, deadlineAt: claim.deadlineAt, lockKey: claim.lockKey, leased: true });
+  const outcome = await runLogged(core, payload, def, stepLog, { attempt: claim.attempt, input: claim.input, outputs: claim.outputs, deadlineAt: claim.deadlineAt, lockKey: claim.lockKey, lockChecked: false, leased: true });
   await commitOutcome(core, payload, def, outcome, stepLog, null);
 }
 
@@ -142,13 +147,16 @@ async function runUnclaimed(core: EngineCore, job: Job, first: JobPayload, first
   let jobId: string | null = job.id ?? null;
   // A redelivery of this same job (its worker died) is another attempt: BullMQ counts the starts.
   let starts = Math.max(1, job.attemptsStarted ?? 1);
+  let lockCheckedAt = Number.NEGATIVE_INFINITY;
   for (;;) {
     const def = core.defs.get(ctx.sagaName)!;
     const step = def.steps[payload.step]!;
     const attempt = ctx.attempts + starts;
     const stepLog = log.child({ saga: def.name, step: step.name, attempt });
     const startedAt = new Date();
-    const outcome = await runLogged(core, payload, def, stepLog, { attempt, input: ctx.input, outputs: ctx.outputs, deadlineAt: ctx.deadlineAt, lockKey: ctx.lockKey, leased: false });
+    const lockChecked = startedAt.getTime() - lockCheckedAt < LOCK_RECHECK_MS;
+    const outcome = await runLogged(core, payload, def, stepLog, { attempt, input: ctx.input, outputs: ctx.outputs, deadlineAt: ctx.deadlineAt, lockKey: ctx.lockKey, lockChecked, leased: false });
+    if (outcome.kind === 'ok' && !lockChecked) lockCheckedAt = startedAt.getTime();
     if (outcome.kind !== 'ok') return commitOutcome(core, payload, def, outcome, stepLog, { attempt, startedAt, jobId });
     const output = outcome.output === null ? null : (JSON.parse(JSON.stringify(outcome.output)) as JsonValue);
     const state = plannedStates(def, payload.step, ctx.state, payload.sagaId).after.at(-1) ?? ctx.state;
@@ -189,7 +197,7 @@ async function runLogged(
   payload: JobPayload,
   def: SagaDefinition,
   stepLog: Logger,
-  run: { attempt: number; input: JsonValue; outputs: Record<string, JsonValue | undefined>; deadlineAt: Date; lockKey: string | null; leased: boolean },
+  run: { attempt: number; input: JsonValue; outputs: Record<string, JsonValue | undefined>; deadlineAt: Date; lockKey: string | null; lockChecked: boolean; leased: boolean },
 ): Promise<PhaseOutcome> {
   const step = def.steps[payload.step]!;
   const started = Date.now();

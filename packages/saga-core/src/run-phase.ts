@@ -32,6 +32,8 @@ export interface PhaseInput {
   log: Logger;
   /** The saga's exclusivity key: re-checked before an action runs. */
   lockKey: string | null;
+  /** The chain running this action verified the lock moments ago (see LOCK_RECHECK_MS): not checked again. */
+  lockChecked: boolean;
   /** True when the phase was claimed with a lease (renewed by heartbeats); false: fenced by dispatch number only. */
   leased: boolean;
 }
@@ -117,7 +119,7 @@ export async function runPhase(core: EngineCore, p: PhaseInput): Promise<PhaseOu
 
   const fn = isAction ? step.action : step.compensation;
   const work = (async () => {
-    if (isAction && p.lockKey) await ensureLock(core, p.lockKey, payload.sagaId, p.deadlineAt);
+    if (isAction && p.lockKey && !p.lockChecked) await ensureLock(core, p.lockKey, payload.sagaId, p.deadlineAt);
     return fn ? ((await fn(ctx)) ?? null) : null;
   })();
   let abortWaiter: (() => void) | undefined;
