@@ -63,6 +63,8 @@ const schema = z.object({
   STORE_RETRY_BACKOFF_MS: int(0).default(1000),
   COMPENSATION_RETRY_ATTEMPTS: int(1).default(5),
   WORKER_CONCURRENCY: int(1).default(4),
+  // Multi-chunk uploads one worker runs at once: each holds UPLOAD_CONCURRENCY chunk buffers, so this bounds memory.
+  WORKER_UPLOADS: int(1).max(64).default(4),
   WORKER_QUEUES: z.string().optional(),
   METRICS_PORT: int(0).max(65535).default(9464),
   // Readiness (README "Readiness"): probe cadence, and how many probes in a row must agree to change state.

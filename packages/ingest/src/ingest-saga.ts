@@ -158,6 +158,8 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput, In
         // Leased only when it can take long: a document of one chunk is one PUT, run like any short step (fenced by its
         // dispatch number, resumable from the manifest if it runs again), which saves the claim and its transactions.
         longRunning: (input) => input.sizeBytes > config.CHUNK_SIZE_BYTES,
+        // A long upload holds UPLOAD_CONCURRENCY chunk buffers: its own bound, whatever WORKER_CONCURRENCY is.
+        concurrency: config.WORKER_UPLOADS,
         // Each retry resumes from the manifest; a killed worker's attempt counts as one.
         retry: { attempts: config.MAX_RESUME_ATTEMPTS, backoffMs: config.RESUME_RETRY_DELAY_MS, backoff: 'fixed' },
         timeoutMs: stepTimeoutMs,

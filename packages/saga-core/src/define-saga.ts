@@ -32,6 +32,9 @@ export function defineSaga<Input, Outputs extends StepOutputs = StepOutputs, Sto
     if (step?.timeoutMs !== undefined && !(Number.isInteger(step.timeoutMs) && step.timeoutMs > 0)) {
       problems.push(`${label}: timeoutMs must be a positive integer`);
     }
+    if (step?.concurrency !== undefined && !(Number.isInteger(step.concurrency) && step.concurrency > 0)) {
+      problems.push(`${label}: concurrency must be a positive integer`);
+    }
     const state = step?.state ?? ENGINE_STATES.running;
     if (state !== previous && !canTransition(previous, state, stages) && !stages.via?.(previous, state)) {
       problems.push(`${label}: state ${state} cannot follow ${previous}`);

@@ -19,7 +19,7 @@ import { handleJob, releaseOwnLeases } from './handle-job.ts';
 import { recoverLostJobs, releaseStaleLocks, retryFailedCleanups, rollBackOverdue, type CleanupPassResult, type RetryCleanupsOptions } from './maintenance.ts';
 import { checkSagaCoreSchema, migrateSagaCore } from './migrate.ts';
 import { pruneHistory, type PruneHistoryOptions, type PruneHistoryResult } from './prune-history.ts';
-import { jobIdOf, queueName, queuesOf, type JobPayload } from './queues.ts';
+import { actionQueueBounds, jobIdOf, queueName, queuesOf, type JobPayload } from './queues.ts';
 import { requestRollback, type RollbackRequestResult } from './request-rollback.ts';
 import { sagaInstances } from './schema.ts';
 import { readEvents, readSaga, readStats } from './views.ts';
@@ -71,7 +71,7 @@ export interface StartSagaOptions {
 
 /** Options of startWorkers(). */
 export interface WorkerOptions {
-  /** Jobs processed at once per queue. Default 1. */
+  /** Jobs processed at once per queue (a step declaring its own `concurrency` keeps that). Default 1. */
   concurrency?: number;
   /** Only these queues (see queueNames()); default all. */
   queues?: string[];
@@ -278,6 +278,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
       const known = new Set(engine.queueNames());
       const unknown = names.filter((n) => !known.has(n));
       if (unknown.length > 0) throw new SagaInputError(`unknown queues: ${unknown.join(', ')}`);
+      const stepBounds = actionQueueBounds(defs.values());
       for (const name of names) {
         // Started while paused: the queues join the paused set, and resumeWorkers() lets them run in place.
         if (paused) paused.push(name);
@@ -285,7 +286,7 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
         const worker = new Worker(name, (job, token) => (paused ? handBack(job, token) : handleJob(core, job, token)), {
           connection,
           prefix,
-          concurrency: w.concurrency ?? 1,
+          concurrency: stepBounds.get(name) ?? w.concurrency ?? 1,
           lockDuration: w.lockDurationMs ?? 30_000,
           stalledInterval: w.stalledIntervalMs ?? 30_000,
           // Duplicate deliveries are harmless (checked against PostgreSQL); never give up on a stalled job.

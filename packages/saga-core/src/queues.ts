@@ -46,3 +46,12 @@ export function parseJobPayload(data: unknown): { ok: true; payload: JobPayload 
   if (problems.length > 0) return { ok: false, reason: `malformed job: ${problems.join(', ')}` };
   return { ok: true, payload: { sagaId: d.sagaId as string, seq: d.seq as number, step: d.step as number, phase: d.phase as Phase } };
 }
+
+/** The action queues whose step declares its own concurrency, with that bound. */
+export function actionQueueBounds(defs: Iterable<SagaDefinition>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const def of defs) {
+    for (const step of def.steps) if (step.concurrency !== undefined) out.set(queueName(def.name, step.name, 'action'), step.concurrency);
+  }
+  return out;
+}

@@ -83,6 +83,13 @@ export interface StepDefinition<Input = unknown, Outputs extends StepOutputs = S
    * A function decides per saga from its input (an upload is long only when the file is large).
    */
   longRunning?: boolean | InputRule<Input>;
+  /**
+   * Most deliveries of this step's action queue one worker process runs at once, instead of the worker's
+   * concurrency: a bound for a step that holds much memory while it runs (the chunk buffers of a long upload). A short
+   * step run in place right after its predecessor is not a delivery of its queue and is not counted; a long-running
+   * step never runs in place, so for it the bound is exact.
+   */
+  concurrency?: number;
 }
 
 /** Any step of a saga whose outputs are `Outputs`, its action's result checked against its own name's output. */

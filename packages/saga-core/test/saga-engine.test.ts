@@ -129,6 +129,7 @@ describe('saga engine on real Redis and PostgreSQL', () => {
     expect(() => defineSaga({ name: 'bad', steps: [{ name: 'a' } as never] })).toThrow(/action handler is missing/);
     expect(() => defineSaga({ name: 'bad:name', steps: [{ name: 'a', action: noop }] })).toThrow(/name "bad:name" must match/);
     expect(() => defineSaga({ name: 'bad', steps: [{ name: 'a', action: noop, retry: { attempts: 0, backoffMs: 1 } }] })).toThrow(/attempts must be an integer >= 1/);
+    expect(() => defineSaga({ name: 'bad', steps: [{ name: 'a', action: noop, concurrency: 0 }] })).toThrow(/step 0 \("a"\): concurrency must be a positive integer/);
     await expect(engine.start('nope', {})).rejects.toThrow(UnknownSagaError);
   });
 
