@@ -1,9 +1,10 @@
 // The fleet end to end: N documents of S KiB submitted at once through the producer API (a real producer process) and
 // ingested by W worker processes, against its floor in the same run: the same files, each read, hashed, PUT to S3 and
 // recorded with one INSERT, without any saga. What separates the two is the cost of the saga (nine steps, verification,
-// three downstream stores and their bookkeeping).
+// three downstream stores and their bookkeeping). The apps run as they ship: their bundles, rebuilt at the start.
 // Usage: npm run bench:fleet -- [--documents N] [--kib S] [--workers 1,2] [--concurrency C] [--steps] [--no-write]
 //        (or BENCH_DOCUMENTS, BENCH_KIB in the environment; BENCH_WORKER_NODE_ARGS adds node flags to the workers)
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -95,8 +96,14 @@ async function writeSources(env: TestEnv, o: Options): Promise<string[]> {
   );
 }
 
-function node(main: string, env: Record<string, string>, name: string, extraArgs: string[] = []): Promise<TestProcess> {
-  return spawnProcess(process.execPath, [...extraArgs, '--import', 'tsx', path.join(ROOT, main)], { cwd: ROOT, env, name, maxLines: 200 });
+/** Starts an app as it ships: its esbuild bundle (apps/<app>/dist/main.js), with the image's source-map flag. */
+function node(app: 'producer' | 'worker', env: Record<string, string>, name: string, extraArgs: string[] = []): Promise<TestProcess> {
+  return spawnProcess(process.execPath, [...extraArgs, '--enable-source-maps', path.join(ROOT, `apps/${app}/dist/main.js`)], { cwd: ROOT, env, name, maxLines: 200 });
+}
+
+/** Bundles the apps from the current sources (a second or two), so the bench never measures a stale dist/. */
+function buildApps(): void {
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts/build.mjs')], { cwd: ROOT, stdio: 'inherit' });
 }
 
 /** Extra node flags for the worker processes (BENCH_WORKER_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"): profiling. */
@@ -112,12 +119,12 @@ async function benchFleet(o: Options, workers: number): Promise<Run> {
   let redisClient: Redis | undefined;
   try {
     const files = await writeSources(env, o);
-    const producer = await node('apps/producer/src/main.ts', env.env, 'producer');
+    const producer = await node('producer', env.env, 'producer');
     procs.push(producer);
     const listening = await producer.waitForOutput(/"msg":"producer listening"/, 90_000);
     const { address } = JSON.parse(listening.line) as { address: string };
     for (let w = 0; w < workers; w++) {
-      const worker = await node('apps/worker/src/main.ts', env.env, `worker-${w}`, ['--max-semi-space-size=8', ...workerNodeArgs()]);
+      const worker = await node('worker', env.env, `worker-${w}`, ['--max-semi-space-size=8', ...workerNodeArgs()]);
       procs.push(worker);
       await worker.waitForOutput(/"msg":"worker ready"/, 90_000);
     }
@@ -273,10 +280,10 @@ function render(o: Options, runs: Run[], load: number): string {
   );
   const date = new Date().toISOString().replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC');
   return [
-    `${o.documents} documents of ${o.kib} KiB (random bytes, each with a short inline text), submitted at once through the producer process' \`POST /v1/documents\` (${SUBMIT_PARALLEL} requests in flight) and ingested by real worker processes (default settings: 4 jobs per queue, info logging); latency is each saga's \`finished_at − created_at\` as PostgreSQL recorded it, documents/s is N over first submission → last saga end. The floor reads, hashes and PUTs the same files to the same S3 server and INSERTs one row each, ${FLOOR_PARALLEL} at once, with no saga. CPU ms/doc is the CPU time (from /proc) each process used from first submission to last saga end, per document: the worker processes summed, the producer, the PostgreSQL backends of the bench's database, the S3 server (s3rver) and the whole Redis server; PG transactions/doc is pg_stat_database's xact_commit delta (an autocommit statement counts as one; the bench's own polling, 10 a second, included).`,
+    `${o.documents} documents of ${o.kib} KiB (random bytes, each with a short inline text), submitted at once through the producer process' \`POST /v1/documents\` (${SUBMIT_PARALLEL} requests in flight) and ingested by real worker processes, run as they ship (the producer's and worker's esbuild bundles, rebuilt from the sources at the start, under \`node --enable-source-maps\`, the worker with \`--max-semi-space-size=8\` as in the image; ${o.concurrency ? `WORKER_CONCURRENCY=${o.concurrency}` : 'default settings'}, info logging); latency is each saga's \`finished_at − created_at\` as PostgreSQL recorded it, documents/s is N over first submission → last saga end. The floor reads, hashes and PUTs the same files to the same S3 server and INSERTs one row each, ${FLOOR_PARALLEL} at once, with no saga. CPU ms/doc is the CPU time (from /proc) each process used from first submission to last saga end, per document: the worker processes summed, the producer, the PostgreSQL backends of the bench's database, the S3 server (s3rver) and the whole Redis server; PG transactions/doc is pg_stat_database's xact_commit delta (an autocommit statement counts as one; the bench's own polling, 10 a second, included).`,
     '',
     `- Date: ${date}; ${os.availableParallelism()} cores shared with other work (1-minute load average ${fmt(load, 2)} at the start); local Redis, PostgreSQL and s3rver on loopback.`,
-    `- Command: \`npm run bench:fleet\`${o.documents !== DEFAULTS.documents || o.kib !== DEFAULTS.kib ? ` (-- --documents ${o.documents} --kib ${o.kib})` : ''}`,
+    `- Command: \`npm run bench:fleet\`${o.documents !== DEFAULTS.documents || o.kib !== DEFAULTS.kib || o.concurrency ? ` (-- --documents ${o.documents} --kib ${o.kib}${o.concurrency ? ` --concurrency ${o.concurrency}` : ''})` : ''}`,
     '',
     table,
   ].join('\n');
@@ -289,6 +296,7 @@ async function main(): Promise<void> {
     return;
   }
   const o = parseOptions(argv);
+  buildApps();
   const load = os.loadavg()[0] ?? 0;
   const runs: Run[] = [];
   runs.push(await benchFloor(o));
