@@ -62,7 +62,8 @@ const schema = z.object({
   STORE_RETRY_ATTEMPTS: int(1).default(5),
   STORE_RETRY_BACKOFF_MS: int(0).default(1000),
   COMPENSATION_RETRY_ATTEMPTS: int(1).default(5),
-  WORKER_CONCURRENCY: int(1).default(4),
+  // Jobs per queue: a small document's whole saga is one job that mostly waits on round trips, hence many at once.
+  WORKER_CONCURRENCY: int(1).default(16),
   // Multi-chunk uploads one worker runs at once: each holds UPLOAD_CONCURRENCY chunk buffers, so this bounds memory.
   WORKER_UPLOADS: int(1).max(64).default(4),
   WORKER_QUEUES: z.string().optional(),
