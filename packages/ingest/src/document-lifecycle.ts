@@ -147,8 +147,10 @@ export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLi
       try {
         started = await engine.start(DELETE_SAGA, input);
       } catch (err) {
-        const holder = err instanceof SagaLockedError ? err.holderSagaId : undefined;
-        if (holder && (await sagaOf(holder))?.name === DELETE_SAGA) return { sagaId: holder, created: false };
+        // A delete of this same document got there first: answer it. One of another document sharing the source
+        // file is a 409 like any other holder.
+        const holder = err instanceof SagaLockedError ? await sagaOf(err.holderSagaId) : null;
+        if (holder?.name === DELETE_SAGA && isDeleteOf(holder.input, documentId)) return { sagaId: holder.id, created: false };
         throw err;
       }
       // Not served from now on, even before the saga's first step marks it again.
@@ -176,4 +178,10 @@ export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLi
     },
   };
   return lifecycle;
+}
+
+// Whether a deletion saga's input removes the document `documentId` (a retire removes one version only).
+function isDeleteOf(input: unknown, documentId: string): boolean {
+  const i = input as Partial<DeleteInput> | null;
+  return i?.mode === 'delete' && i.documentId === documentId;
 }
