@@ -51,6 +51,19 @@ describe('the fleet on a Redis Cluster (3 masters, 3 replicas)', () => {
     for (const key of keys.slice(0, 50)) expect(await cluster.cli(home.port, 'cluster', 'keyslot', key), key).toBe(slot);
   });
 
+  it('a replacement and a delete, each holding two exclusivity keys, run on the cluster (one script over both keys)', async () => {
+    await w.writeSource('pair-v1.bin', 1024);
+    const v1 = await api.waitForEnd(await api.submit({ filePath: 'pair-v1.bin', metadata: { title: 'Pair one' } }));
+    if (v1.documentId === null) throw new Error('a completed saga reports its document id');
+    const documentId = v1.documentId;
+    await w.writeSource('pair-v2.bin', 1024);
+    const replacement = await api.submit({ filePath: 'pair-v2.bin', metadata: { title: 'Pair two' }, replaces: documentId });
+    expect(await api.waitForEnd(replacement)).toMatchObject({ status: 'completed', documentId });
+    const deletion = await api.request('DELETE', `/v1/documents/${documentId}`);
+    expect(deletion.status).toBe(202);
+    expect(await api.waitForEnd((deletion.body as { sagaId: string }).sagaId)).toMatchObject({ status: 'completed' });
+  });
+
   it(
     'a worker SIGKILLed mid-upload: the other one takes the saga over and commits it',
     async () => {

@@ -27,6 +27,11 @@ export type DeleteInput = {
   documentId: string;
   versions: VersionToRemove[];
   lockKey: string;
+  /**
+   * The source file's key of the document's ingestion (`file:<real path>`), held too while a delete runs: no
+   * ingestion of that file starts meanwhile. Absent when none is known (and in a retire).
+   */
+  fileKey?: string;
   requestedBy: string;
   requestedAt: string;
 };
@@ -200,7 +205,8 @@ export function deleteSaga(deps: DeleteSagaDeps): SagaDefinition<DeleteInput, De
     // Long: a deletion never rolls back, it only finishes; the deadline only bounds a stuck one.
     timeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
     stages: DELETE_STAGES,
-    exclusivityKey: (input) => input.lockKey,
+    // The document (or version) and, for a delete, the source file: the engine holds both for the saga's whole life.
+    exclusivityKey: (input) => (input.fileKey ? [input.lockKey, input.fileKey] : input.lockKey),
     steps: steps.map((step) => (step.compensation ? { compensationRetry, ...step } : step)),
   });
 }

@@ -1,6 +1,5 @@
 // What the API does with a document's life: find its current version, start its deletion (idempotent, refused while
 // an ingestion of it is live), check a replacement may start, and start the removal of a superseded version.
-import { randomUUID } from 'node:crypto';
 import { SagaLockedError, isLiveStatus, type SagaEngine, type SagaView } from '@ingest/saga-core';
 import type { DocumentRecord, RelationalStore } from '@ingest/storage';
 import { DELETE_SAGA, documentLockKey, type DeleteInput, type VersionToRemove } from './delete-saga.ts';
@@ -24,7 +23,6 @@ export interface DocumentLifecycleDeps {
   engine: SagaEngine;
   versions: DocumentVersions;
   relational: RelationalStore;
-  timeoutSeconds: number;
 }
 
 /** The lifecycle operations the runtime exposes. */
@@ -35,8 +33,11 @@ export interface DocumentLifecycle {
   history(documentId: string): Promise<DocumentVersion[]>;
   /** Starts (or answers the running) deletion; 404 unknown or gone, 409 (SagaLockedError) while an ingestion of it is live. */
   requestDelete(documentId: string, requestedBy: string): Promise<{ sagaId: string; created: boolean }>;
-  /** Checks a replacement of `documentId` may start and takes the document's lock for `sagaId`. */
-  claimReplacement(documentId: string, sagaId: string): Promise<void>;
+  /**
+   * Checks a replacement of `documentId` may start (not deleting, not an uncommitted ingestion); the replacement's
+   * saga then holds the document's key (its exclusivityKey) while it runs.
+   */
+  checkReplacement(documentId: string): Promise<void>;
   /** Starts the removal of a superseded version (same version → same saga). */
   retireVersion(r: { documentId: string; version: VersionToRemove; requestedBy: string }): Promise<void>;
 }
@@ -94,8 +95,6 @@ export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLi
     return { sagaId, saga };
   };
 
-  const deadline = (): Date => new Date(Date.now() + deps.timeoutSeconds * 1000);
-
   const resolve = async (documentId: string, o: { includeDeleted?: boolean } = {}): Promise<ResolvedDocument> => {
     if (!isUuid(documentId)) throw new DocumentNotFoundError(documentId);
     const head = await versions.head(documentId);
@@ -129,28 +128,29 @@ export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLi
       const history = doc.head ? await versions.versionsOf(documentId) : [];
       const targets: VersionToRemove[] = history.filter((v) => v.status !== 'removed').map((v) => ({ versionId: v.versionId, operationId: v.operationId }));
       if (doc.row && !targets.some((t) => t.versionId === doc.row?.id)) targets.push({ versionId: doc.row.id, operationId: doc.row.operationId });
+      // The source file's key of its ingestion too: while an ingestion of the same file is live the delete is refused
+      // (409 naming it), and while the delete runs no ingestion of that file starts.
+      const fileKey = ingestion.saga?.lockKey ?? null;
       const input: DeleteInput = {
         mode: 'delete',
         documentId,
         versions: targets,
         lockKey: documentLockKey(documentId),
+        ...(fileKey ? { fileKey } : {}),
         requestedBy,
         requestedAt: new Date().toISOString(),
       };
-      // The document's lock (engine exclusivity, backed by PostgreSQL's one-live-saga-per-key index) makes two
-      // concurrent deletes one saga, and refuses a delete while a replacement of the document runs (409 naming it).
+      // The engine takes both keys at start and frees them at the end. The document's (backed by PostgreSQL's
+      // one-live-saga-per-key index) makes two concurrent deletes one saga, and refuses a delete while a replacement
+      // of the document runs (409 naming it).
       let started: { sagaId: string; created: boolean };
-      const sagaId = randomUUID();
-      // The source file's lock too (an ingestion of the same file is live: 409 naming it); held until the delete
-      // ends, then freed by the engine's stale-lock pass or taken over by the next saga of that file.
-      const fileKey = ingestion.saga?.lockKey ?? null;
       try {
-        if (fileKey) await engine.ensureLock(fileKey, sagaId, deadline());
-        started = await engine.start(DELETE_SAGA, input, { sagaId });
+        started = await engine.start(DELETE_SAGA, input);
       } catch (err) {
-        if (fileKey) await engine.releaseLock(fileKey, sagaId).catch(() => false);
-        const holder = err instanceof SagaLockedError ? err.holderSagaId : undefined;
-        if (holder && (await sagaOf(holder))?.name === DELETE_SAGA) return { sagaId: holder, created: false };
+        // A delete of this same document got there first: answer it. One of another document sharing the source
+        // file is a 409 like any other holder.
+        const holder = err instanceof SagaLockedError ? await sagaOf(err.holderSagaId) : null;
+        if (holder?.name === DELETE_SAGA && isDeleteOf(holder.input, documentId)) return { sagaId: holder.id, created: false };
         throw err;
       }
       // Not served from now on, even before the saga's first step marks it again.
@@ -159,12 +159,10 @@ export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLi
       return started;
     },
 
-    async claimReplacement(documentId, sagaId) {
+    async checkReplacement(documentId) {
       const doc = await resolve(documentId);
       if (doc.status === 'deleting') throw new DocumentDeletingError(documentId, doc.head?.deleteSagaId ?? null);
       if (!doc.head) await ingestionOf(doc);
-      // The engine's lock for the document: a delete or another replacement of it is refused while this one runs.
-      await engine.ensureLock(documentLockKey(documentId), sagaId, deadline());
     },
 
     async retireVersion(r) {
@@ -180,4 +178,10 @@ export function createDocumentLifecycle(deps: DocumentLifecycleDeps): DocumentLi
     },
   };
   return lifecycle;
+}
+
+// Whether a deletion saga's input removes the document `documentId` (a retire removes one version only).
+function isDeleteOf(input: unknown, documentId: string): boolean {
+  const i = input as Partial<DeleteInput> | null;
+  return i?.mode === 'delete' && i.documentId === documentId;
 }

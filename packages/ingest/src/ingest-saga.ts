@@ -19,7 +19,7 @@ import { resolveSource, sameFile } from './source-path.ts';
 import { INGEST_STAGES } from './stages.ts';
 import type { IngestStore } from './leftover-stores.ts';
 import type { DownstreamStores } from './stores.ts';
-import type { VersionToRemove } from './delete-saga.ts';
+import { documentLockKey, type VersionToRemove } from './delete-saga.ts';
 import type { DocumentVersions } from './document-versions.ts';
 
 /** Name of the saga in queues and tables. */
@@ -348,8 +348,9 @@ export function ingestSaga(deps: IngestSagaDeps): SagaDefinition<IngestInput, In
     stores: deps.leftoverStores,
     timeoutSeconds: config.SAGA_TIMEOUT_SECONDS,
     stages: INGEST_STAGES,
-    // One live saga per source file; the engine takes it at start, checks it before each step, frees it at the end.
-    exclusivityKey: (input) => input.lockKey,
+    // One live saga per source file, and a replacement holds its document too (a delete or another replacement of it
+    // is refused while it runs); the engine takes them at start, checks them before each step, frees them at the end.
+    exclusivityKey: (input) => (input.replaces ? [input.lockKey, documentLockKey(input.replaces)] : input.lockKey),
     steps: steps.map((step) => (step.compensation ? { compensationRetry, ...step } : step)),
   });
 }

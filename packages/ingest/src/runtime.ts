@@ -12,7 +12,6 @@ import { buildIngestEngine } from './ingest-engine.ts';
 import { CHUNK_PREFIX, buildIngestStorage } from './ingest-storage.ts';
 import { reapOrphanChunks } from './orphan-reaper.ts';
 import { applyRetention } from './retention.ts';
-import { documentLockKey } from './delete-saga.ts';
 import { createDocumentLifecycle, toDocumentView, type DocumentLifecycle } from './document-lifecycle.ts';
 import { listDocuments, parseDocumentListQuery } from './document-listing.ts';
 import { createDocumentVersions } from './document-versions.ts';
@@ -69,7 +68,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
     return lifecycle.retireVersion(r);
   };
   const { engine, uploads, close: closeEngine } = await buildIngestEngine(config, pools, storage, { versions, retireVersion }, logger);
-  const documentLifecycle = createDocumentLifecycle({ engine, versions, relational: stores.relational, timeoutSeconds: config.SAGA_TIMEOUT_SECONDS });
+  const documentLifecycle = createDocumentLifecycle({ engine, versions, relational: stores.relational });
   lifecycle = documentLifecycle;
 
   const runtime: IngestRuntime = {
@@ -83,7 +82,7 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
       const source = await resolveSource(config.SOURCE_ROOT, request.filePath, 'filePath', limits);
       const text = request.textPath ? await resolveSource(config.SOURCE_ROOT, request.textPath, 'textPath', limits) : undefined;
       const sagaId = randomUUID();
-      if (request.replaces) await documentLifecycle.claimReplacement(request.replaces, sagaId);
+      if (request.replaces) await documentLifecycle.checkReplacement(request.replaces);
       const input: IngestInput = {
         documentId: randomUUID(),
         operationId: sagaId,
@@ -101,20 +100,11 @@ export async function createIngestRuntime(config: IngestConfig, options: IngestR
         requestedAt: new Date().toISOString(),
         ...(request.replaces ? { replaces: request.replaces } : {}),
       };
-      const started = engine.start(INGEST_SAGA, input, {
+      // A replacement's saga holds the document's key beside its file's (the ingest saga's exclusivityKey).
+      return engine.start(INGEST_SAGA, input, {
         sagaId,
         ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}),
       });
-      // A replacement that did not start (or answered an earlier saga) must not keep the document's lock.
-      const replaces = request.replaces;
-      if (!replaces) return started;
-      const freeLock = () => engine.releaseLock(documentLockKey(replaces), sagaId).catch(() => false);
-      const result = await started.catch(async (err: unknown) => {
-        await freeLock();
-        throw err;
-      });
-      if (!result.created) await freeLock();
-      return result;
     },
 
     async status(sagaId) {

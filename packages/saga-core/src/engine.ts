@@ -11,7 +11,7 @@ import type { EngineCore } from './core.ts';
 import { createDb, isUniqueViolation } from './db.ts';
 import { createDispatcher } from './dispatcher.ts';
 import { SagaInputError, SagaLockedError, UnknownSagaError, toError } from './errors.ts';
-import { ensureLock } from './exclusivity.ts';
+import { ensureLocks, normalizeLockKeys } from './exclusivity.ts';
 import { createResourceLocks } from './resource-lock.ts';
 import { createRedisClient, isHashTagged } from './redis-client.ts';
 import { createRunContextCache } from './run-context.ts';
@@ -64,8 +64,11 @@ export interface StartSagaOptions {
   sagaId?: string;
   /** Same key, same saga: a repeated start returns the first saga. */
   idempotencyKey?: string;
-  /** Exclusive resource (its exclusivity key): a second live saga on it is refused with SagaLockedError. */
-  lockKey?: string;
+  /**
+   * Exclusive resources (exclusivity keys; instead of the definition's exclusivityKey): a second live saga on any of
+   * them is refused with SagaLockedError. The first is the primary (PostgreSQL's live-lock index backs it).
+   */
+  lockKey?: string | readonly string[];
   timeoutSeconds?: number;
 }
 
@@ -104,10 +107,6 @@ export interface SagaEngine {
   resumeWorkers(): Promise<void>;
   /** All queue names of the registered sagas. */
   queueNames(): string[];
-  /** Re-takes a saga's lock if Redis lost it; throws SagaLockedError when someone else has it. */
-  ensureLock(lockKey: string, sagaId: string, deadlineAt: Date): Promise<void>;
-  /** Releases a lock if `sagaId` holds it (a lock taken beside the saga's own, for a start that did not happen). */
-  releaseLock(lockKey: string, sagaId: string): Promise<boolean>;
   /** Repairs: relay outbox, re-dispatch lost jobs, roll back overdue sagas, release stale locks. */
   maintain(options?: { relayOlderThanMs?: number; idleMs?: number }): Promise<MaintenanceResult>;
   /** Retries recorded leftovers through the undo their saga's definition declares for their store. */
@@ -207,8 +206,16 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
       const sagaId = o.sagaId ?? randomUUID();
       const timeoutSeconds = o.timeoutSeconds ?? def.timeoutSeconds ?? core.timings.defaultTimeoutSeconds;
       const deadlineAt = new Date(Date.now() + timeoutSeconds * 1000);
-      const lockKey = o.lockKey ?? def.exclusivityKey?.(input) ?? undefined;
-      if (lockKey) await engine.ensureLock(lockKey, sagaId, deadlineAt);
+      const lockKeys = normalizeLockKeys(o.lockKey ?? def.exclusivityKey?.(input));
+      const lockKey = lockKeys[0] ?? null;
+      const extraLockKeys = lockKeys.length > 1 ? lockKeys.slice(1) : null;
+      try {
+        await ensureLocks(core, lockKeys, sagaId, deadlineAt);
+      } catch (err) {
+        // All or none: a key taken over from an ended saga before another key was found held is given back.
+        await core.locks.release(lockKeys, sagaId).catch(() => 0);
+        throw err;
+      }
       const firstStep = def.steps[0]!;
       const payload: JobPayload = { sagaId, seq: 1, step: 0, phase: 'action' };
       const job = { queue: queueName(def.name, firstStep.name, 'action'), jobId: jobIdOf(sagaId, 1), payload, sagaId };
@@ -216,25 +223,25 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
         // One statement, so one transaction: the saga, its step rows, its first event and the first job's outbox row.
         await options.sql`
           with saga as (
-            insert into saga_instances (id, name, state, status, input, idempotency_key, lock_key, deadline_at)
-            values (${sagaId}, ${def.name}, 'initialized', 'running', ${JSON.stringify(input ?? null)}::jsonb, ${o.idempotencyKey ?? null}, ${lockKey ?? null}, ${deadlineAt.toISOString()}::timestamptz)
+            insert into saga_instances (id, name, state, status, input, idempotency_key, lock_key, extra_lock_keys, deadline_at)
+            values (${sagaId}, ${def.name}, 'initialized', 'running', ${JSON.stringify(input ?? null)}::jsonb, ${o.idempotencyKey ?? null}, ${lockKey}, ${extraLockKeys}::text[], ${deadlineAt.toISOString()}::timestamptz)
             returning id
           ), steps as (
             insert into saga_steps (saga_id, step_index, name)
             select saga.id, s.i - 1, s.name from saga, unnest(${def.steps.map((x) => x.name)}::text[]) with ordinality as s(name, i)
           ), started as (
             insert into saga_events (saga_id, type, to_state, data)
-            select saga.id, 'saga_started', 'initialized', ${JSON.stringify({ deadlineAt: deadlineAt.toISOString(), lockKey: lockKey ?? null })}::jsonb from saga
+            select saga.id, 'saga_started', 'initialized', ${JSON.stringify({ deadlineAt: deadlineAt.toISOString(), lockKey, ...(extraLockKeys ? { lockKeys } : {}) })}::jsonb from saga
           )
           insert into saga_outbox (saga_id, queue, job_id, payload)
           select saga.id, ${job.queue}, ${job.jobId}, ${JSON.stringify(payload)}::jsonb from saga`;
-        logger.info({ sagaId, saga: def.name, lockKey: lockKey }, 'saga started');
+        logger.info({ sagaId, saga: def.name, lockKeys }, 'saga started');
         // Input as the database returns it (a JSON round trip), like every later read.
-        core.contexts.put(sagaId, 1, { sagaName: def.name, state: 'initialized', input: JSON.parse(JSON.stringify(input)) as JsonValue, outputs: {}, deadlineAt, lockKey: lockKey ?? null, attempts: 0 });
+        core.contexts.put(sagaId, 1, { sagaName: def.name, state: 'initialized', input: JSON.parse(JSON.stringify(input)) as JsonValue, outputs: {}, deadlineAt, lockKeys, attempts: 0 });
         await core.dispatcher.enqueue(job);
         return { sagaId, created: true };
       } catch (err) {
-        if (lockKey) await core.locks.release(lockKey, sagaId).catch(() => undefined);
+        await core.locks.release(lockKeys, sagaId).catch(() => 0);
         if (o.idempotencyKey && isUniqueViolation(err, 'saga_instances_idempotency_key')) {
           const [existing] = await db.select({ id: sagaInstances.id }).from(sagaInstances).where(eq(sagaInstances.idempotencyKey, o.idempotencyKey));
           if (existing) return { sagaId: existing.id, created: false };
@@ -249,9 +256,6 @@ export async function createSagaEngine(options: SagaEngineOptions): Promise<Saga
         throw err;
       }
     },
-
-    ensureLock: (lockKey, sagaId, deadlineAt) => ensureLock(core, lockKey, sagaId, deadlineAt),
-    releaseLock: (lockKey, sagaId) => core.locks.release(lockKey, sagaId),
 
     cancel: (sagaId) => requestRollback(core, sagaId, 'CANCELLED', 'saga cancelled by request'),
     get: (sagaId) => readSaga(db, sagaId),

@@ -1,21 +1,50 @@
-// A saga's exclusivity key, held for its whole life: taken at start, checked before each action, released at its end.
+// A saga's exclusivity keys, held for its whole life: taken at start, checked before each action, released at its end.
 import { eq } from 'drizzle-orm';
 import type { EngineCore } from './core.ts';
-import { SagaLockedError } from './errors.ts';
+import { SagaInputError, SagaLockedError } from './errors.ts';
 import { sagaInstances } from './schema.ts';
 import { isLiveStatus } from './state-machine.ts';
 
-/** Takes or refreshes `lockKey` for `sagaId`; takes over a lock whose holder has ended; throws SagaLockedError otherwise. */
-export async function ensureLock(core: EngineCore, lockKey: string, sagaId: string, deadlineAt: Date): Promise<void> {
+/** What a definition's exclusivityKey or a start's lockKey may give: one key, several, or none. */
+export type ExclusivityKeys = string | readonly string[] | null | undefined;
+
+/**
+ * The declared keys as the engine keeps them: distinct, in the order declared; the first is the primary (stored in
+ * `lock_key`, backed by PostgreSQL's live-lock index). Throws SagaInputError for a key that is not a non-empty string.
+ */
+export function normalizeLockKeys(declared: ExclusivityKeys): string[] {
+  if (declared === null || declared === undefined) return [];
+  const keys: readonly unknown[] = typeof declared === 'string' ? [declared] : declared;
+  if (!Array.isArray(keys)) throw new SagaInputError('an exclusivity key must be a string or an array of strings');
+  for (const k of keys) if (typeof k !== 'string' || k.length === 0) throw new SagaInputError('an exclusivity key must be a non-empty string');
+  return [...new Set(keys as string[])];
+}
+
+/** A stored saga's keys: the primary, then the others. */
+export function storedLockKeys(row: { lockKey: string | null; extraLockKeys: readonly string[] | null }): string[] {
+  return row.lockKey === null ? [] : [row.lockKey, ...(row.extraLockKeys ?? [])];
+}
+
+/**
+ * Takes or refreshes all of `lockKeys` for `sagaId` in one round trip; takes over a key whose holder has ended; throws
+ * SagaLockedError naming the first key (in sorted order) that a live saga holds, and that saga. Keys are tried in
+ * sorted order so two sagas wanting the same keys report the same one.
+ */
+export async function ensureLocks(core: EngineCore, lockKeys: readonly string[], sagaId: string, deadlineAt: Date): Promise<void> {
+  if (lockKeys.length === 0) return;
+  const keys = [...lockKeys].sort();
   const ttl = Math.max(60_000, deadlineAt.getTime() - Date.now() + core.timings.lockTtlMarginMs);
-  const holder = await core.locks.acquire(lockKey, sagaId, ttl);
-  if (holder === null) return;
-  // Redis says someone holds it; PostgreSQL decides whether that saga is still live.
-  const [h] = await core.db.select({ status: sagaInstances.status }).from(sagaInstances).where(eq(sagaInstances.id, holder));
-  if (h && isLiveStatus(h.status)) throw new SagaLockedError(lockKey, holder);
-  if (!(await core.locks.replace(lockKey, holder, sagaId, ttl))) {
-    const now = await core.locks.acquire(lockKey, sagaId, ttl);
-    if (now !== null) throw new SagaLockedError(lockKey, now);
+  // Each pass either succeeds, throws, or takes over one stale key: at most one pass per key, plus the last.
+  for (let pass = 0; pass <= keys.length; pass++) {
+    const held = await core.locks.acquire(keys, sagaId, ttl);
+    if (held === null) return;
+    // Redis says someone holds it; PostgreSQL decides whether that saga is still live.
+    const [h] = await core.db.select({ status: sagaInstances.status }).from(sagaInstances).where(eq(sagaInstances.id, held.holder));
+    if (h && isLiveStatus(h.status)) throw new SagaLockedError(held.lockKey, held.holder);
+    if (await core.locks.replace(held.lockKey, held.holder, sagaId, ttl)) {
+      core.logger.info({ lockKey: held.lockKey, staleHolder: held.holder, sagaId }, 'took over a stale lock');
+    }
   }
-  core.logger.info({ lockKey, staleHolder: holder, sagaId }, 'took over a stale lock');
+  const held = await core.locks.acquire(keys, sagaId, ttl);
+  if (held !== null) throw new SagaLockedError(held.lockKey, held.holder);
 }

@@ -10,6 +10,7 @@ import { readStoredSaga, type RunContext } from './run-context.ts';
 import { CompensationFailed, isRollbackRequired, type Leftover } from './errors.ts';
 import { resolveStore, type UndeclaredStoreError } from './store-registry.ts';
 import { lockSaga } from './load-saga.ts';
+import { storedLockKeys } from './exclusivity.ts';
 import { isLongRunning } from './long-running.ts';
 import type { Tx } from './db.ts';
 import { jobIdOf, parseJobPayload, queueName, type JobPayload } from './queues.ts';
@@ -42,11 +43,11 @@ import type { JsonValue, SagaDefinition } from './types.ts';
 const LOCK_RECHECK_MS = 1000;
 
 type Claim =
-  | { kind: 'run'; attempt: number; input: JsonValue; outputs: Record<string, JsonValue | undefined>; deadlineAt: Date; sagaName: string; lockKey: string | null }
+  | { kind: 'run'; attempt: number; input: JsonValue; outputs: Record<string, JsonValue | undefined>; deadlineAt: Date; sagaName: string; lockKeys: readonly string[] }
   | { kind: 'stale'; why: string }
   | { kind: 'busy'; until: Date }
   | { kind: 'dead'; reason: string }
-  | { kind: 'transitioned'; result: TransitionResult; sagaId: string; lockKey: string | null; status: string; name: string };
+  | { kind: 'transitioned'; result: TransitionResult; sagaId: string; lockKeys: readonly string[]; status: string; name: string };
 
 /** A step run without a claim: the attempt it counts as and when it began (recorded only at commit). */
 interface UnclaimedRun {
@@ -87,7 +88,7 @@ export async function handleJob(core: EngineCore, job: Job, token: string | unde
       await job.moveToDelayed(claim.until.getTime() + 250, token);
       throw new DelayedError();
     case 'transitioned':
-      await afterCommit(core, claim.result, claim.sagaId, claim.lockKey, claim.name, claim.status);
+      await afterCommit(core, claim.result, claim.sagaId, claim.lockKeys, claim.name, claim.status);
       return;
     case 'run':
       break;
@@ -95,7 +96,7 @@ export async function handleJob(core: EngineCore, job: Job, token: string | unde
   const def = core.defs.get(claim.sagaName)!;
   const step = def.steps[payload.step]!;
   const stepLog = log.child({ saga: def.name, step: step.name, attempt: claim.attempt });
-  const outcome = await runLogged(core, payload, def, stepLog, { attempt: claim.attempt, input: claim.input, outputs: claim.outputs, deadlineAt: claim.deadlineAt, lockKey: claim.lockKey, lockChecked: false, leased: true });
+  const outcome = await runLogged(core, payload, def, stepLog, { attempt: claim.attempt, input: claim.input, outputs: claim.outputs, deadlineAt: claim.deadlineAt, lockKeys: claim.lockKeys, lockChecked: false, leased: true });
   await commitOutcome(core, payload, def, outcome, stepLog, null);
 }
 
@@ -120,7 +121,7 @@ async function routeUnclaimed(core: EngineCore, job: Job, payload: JobPayload): 
       const name = def.steps[i]?.name;
       if (name && (s.status === 'succeeded' || s.output !== null)) outputs[name] = (s.output ?? undefined) as JsonValue | undefined;
     });
-    ctx = { sagaName: stored.name, state: stored.state, input: stored.input, outputs, deadlineAt: stored.deadlineAt, lockKey: stored.lockKey, attempts: stored.steps[payload.step]?.attempts ?? 0 };
+    ctx = { sagaName: stored.name, state: stored.state, input: stored.input, outputs, deadlineAt: stored.deadlineAt, lockKeys: stored.lockKeys, attempts: stored.steps[payload.step]?.attempts ?? 0 };
   }
   const def = core.defs.get(ctx.sagaName);
   const step = def?.steps[payload.step];
@@ -155,7 +156,7 @@ async function runUnclaimed(core: EngineCore, job: Job, first: JobPayload, first
     const stepLog = log.child({ saga: def.name, step: step.name, attempt });
     const startedAt = new Date();
     const lockChecked = startedAt.getTime() - lockCheckedAt < LOCK_RECHECK_MS;
-    const outcome = await runLogged(core, payload, def, stepLog, { attempt, input: ctx.input, outputs: ctx.outputs, deadlineAt: ctx.deadlineAt, lockKey: ctx.lockKey, lockChecked, leased: false });
+    const outcome = await runLogged(core, payload, def, stepLog, { attempt, input: ctx.input, outputs: ctx.outputs, deadlineAt: ctx.deadlineAt, lockKeys: ctx.lockKeys, lockChecked, leased: false });
     if (outcome.kind === 'ok' && !lockChecked) lockCheckedAt = startedAt.getTime();
     if (outcome.kind !== 'ok') return commitOutcome(core, payload, def, outcome, stepLog, { attempt, startedAt, jobId });
     const output = outcome.output === null ? null : (JSON.parse(JSON.stringify(outcome.output)) as JsonValue);
@@ -163,7 +164,7 @@ async function runUnclaimed(core: EngineCore, job: Job, first: JobPayload, first
     const runNextHere = canRunHere(core, def, payload.step + 1, state, ctx, payload.sagaId);
     const done = await commitSuccess(core.sql, { def, sagaId: payload.sagaId, seq: payload.seq, index: payload.step, attempt, fromState: ctx.state, output, startedAt, workerId: core.workerId, jobId: jobId ?? undefined, runNextHere });
     if (!done) return commitOutcome(core, payload, def, outcome, stepLog, { attempt, startedAt, jobId });
-    if (done.ended) return sagaEnded(core, payload.sagaId, ctx.lockKey, def.name, 'completed');
+    if (done.ended) return sagaEnded(core, payload.sagaId, ctx.lockKeys, def.name, 'completed');
     const next = done.next!;
     const nextCtx: RunContext = { ...ctx, state: done.state, outputs: { ...ctx.outputs, [step.name]: output ?? undefined }, attempts: 0 };
     if (!runNextHere) {
@@ -197,7 +198,7 @@ async function runLogged(
   payload: JobPayload,
   def: SagaDefinition,
   stepLog: Logger,
-  run: { attempt: number; input: JsonValue; outputs: Record<string, JsonValue | undefined>; deadlineAt: Date; lockKey: string | null; lockChecked: boolean; leased: boolean },
+  run: { attempt: number; input: JsonValue; outputs: Record<string, JsonValue | undefined>; deadlineAt: Date; lockKeys: readonly string[]; lockChecked: boolean; leased: boolean },
 ): Promise<PhaseOutcome> {
   const step = def.steps[payload.step]!;
   const started = Date.now();
@@ -241,9 +242,9 @@ async function commitOutcome(core: EngineCore, payload: JobPayload, def: SagaDef
       await recordEvent(tx, ls.saga.id, 'step_started', { step: step.name, phase: 'action', attempt: unclaimed.attempt, data: { worker: core.workerId, jobId: unclaimed.jobId } });
     }
     const result = payload.phase === 'action' ? await commitAction(ls, payload.step, outcome) : await commitCompensation(ls, payload.step, outcome);
-    return result ? { result, lockKey: ls.saga.lockKey, status: ls.saga.status } : null;
+    return result ? { result, lockKeys: storedLockKeys(ls.saga), status: ls.saga.status } : null;
   });
-  if (committed) await afterCommit(core, committed.result, payload.sagaId, committed.lockKey, def.name, committed.status);
+  if (committed) await afterCommit(core, committed.result, payload.sagaId, committed.lockKeys, def.name, committed.status);
 }
 
 async function claimJob(core: EngineCore, job: Job, payload: JobPayload): Promise<Claim> {
@@ -267,7 +268,7 @@ async function claimJob(core: EngineCore, job: Job, payload: JobPayload): Promis
       return { kind: 'busy', until: saga.leaseUntil };
     }
     await markDelivered(tx, payload);
-    const base = { sagaId: saga.id, lockKey: saga.lockKey, name: ls.def.name };
+    const base = { sagaId: saga.id, lockKeys: storedLockKeys(saga), name: ls.def.name };
     if (payload.phase === 'action') {
       if (saga.cancelRequestedAt || saga.deadlineAt <= now) {
         const timeout = saga.cancelReason === 'TIMEOUT' || (!saga.cancelRequestedAt && saga.deadlineAt <= now);
@@ -295,7 +296,7 @@ async function claimJob(core: EngineCore, job: Job, payload: JobPayload): Promis
       const name = ls!.def.steps[i]?.name;
       if (name && (s.status === 'succeeded' || s.output !== null)) outputs[name] = (s.output ?? undefined) as JsonValue | undefined;
     });
-    return { kind: 'run', attempt, input: saga.input as JsonValue, outputs, deadlineAt: saga.deadlineAt, sagaName: ls.def.name, lockKey: saga.lockKey };
+    return { kind: 'run', attempt, input: saga.input as JsonValue, outputs, deadlineAt: saga.deadlineAt, sagaName: ls.def.name, lockKeys: storedLockKeys(saga) };
   });
 }
 
@@ -358,14 +359,14 @@ function declaredOrFlagged(ls: LockedSaga, leftover: Leftover): Leftover {
   }
 }
 
-async function afterCommit(core: EngineCore, result: TransitionResult, sagaId: string, lockKey: string | null, name: string, status: string): Promise<void> {
+async function afterCommit(core: EngineCore, result: TransitionResult, sagaId: string, lockKeys: readonly string[], name: string, status: string): Promise<void> {
   await core.dispatcher.dispatch(result.outbox);
-  if (result.ended) await sagaEnded(core, sagaId, lockKey, name, status);
+  if (result.ended) await sagaEnded(core, sagaId, lockKeys, name, status);
 }
 
-async function sagaEnded(core: EngineCore, sagaId: string, lockKey: string | null, name: string, status: string): Promise<void> {
-  if (lockKey) {
-    await core.locks.release(lockKey, sagaId).catch((err: unknown) => core.logger.warn({ err, sagaId, lockKey }, 'lock release failed; it expires on its own'));
+async function sagaEnded(core: EngineCore, sagaId: string, lockKeys: readonly string[], name: string, status: string): Promise<void> {
+  if (lockKeys.length > 0) {
+    await core.locks.release(lockKeys, sagaId).catch((err: unknown) => core.logger.warn({ err, sagaId, lockKeys }, 'lock release failed; it expires on its own'));
   }
   core.logger.info({ sagaId, saga: name, status }, `saga ended ${status}`);
   emitEvent(core, 'saga_ended', { sagaId, sagaName: name, status: status as SagaStatus });

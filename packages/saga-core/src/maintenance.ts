@@ -91,7 +91,7 @@ export async function releaseStaleLocks(core: EngineCore): Promise<number> {
   for await (const { lockKey, holder } of core.locks.list()) {
     const [s] = await core.db.select({ status: sagaInstances.status }).from(sagaInstances).where(eq(sagaInstances.id, holder));
     if (s && isLiveStatus(s.status)) continue;
-    if (await core.locks.release(lockKey, holder)) {
+    if ((await core.locks.release([lockKey], holder)) > 0) {
       core.logger.info({ lockKey, holder }, 'released a stale lock');
       released++;
     }
@@ -135,7 +135,7 @@ export async function retryFailedCleanups(core: EngineCore, options: RetryCleanu
       key: row.key,
       details: isObject(row.details) ? row.details : null,
       attempts: row.attempts + 1,
-      releaseExclusivity: (lockKey) => core.locks.release(lockKey, row.sagaId),
+      releaseExclusivity: async (lockKey) => (await core.locks.release([lockKey], row.sagaId)) > 0,
     };
     try {
       const def = core.defs.get(sagaName);

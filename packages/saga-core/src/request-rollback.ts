@@ -2,6 +2,7 @@
 // otherwise by flagging it so the running step aborts at its next check.
 import { emitEvent, type EngineCore } from './core.ts';
 import { SagaNotFoundError } from './errors.ts';
+import { storedLockKeys } from './exclusivity.ts';
 import { lockSaga } from './load-saga.ts';
 import { jobIdOf, queueName } from './queues.ts';
 import type { SagaDefinition } from './types.ts';
@@ -56,7 +57,7 @@ export async function requestRollback(core: EngineCore, sagaId: string, reason: 
   });
   if (out.result) {
     await core.dispatcher.dispatch(out.result.outbox);
-    if (out.result.ended && out.ls.saga.lockKey) await core.locks.release(out.ls.saga.lockKey, sagaId).catch(() => undefined);
+    if (out.result.ended) await core.locks.release(storedLockKeys(out.ls.saga), sagaId).catch(() => 0);
     if (out.result.ended) emitEvent(core, 'saga_ended', { sagaId, sagaName: out.ls.def.name, status: out.ls.saga.status as SagaStatus });
   }
   return { accepted: out.accepted, state: out.state };

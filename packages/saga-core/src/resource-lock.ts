@@ -1,24 +1,35 @@
-// Per-resource Redis lock (a saga's exclusivity key) naming its owner saga; expires on its own. PostgreSQL's live-lock index is the backstop.
+// Per-resource Redis locks (a saga's exclusivity keys) naming their owner saga; they expire on their own. PostgreSQL's
+// live-lock index is the backstop of a saga's first key.
 import { createHash } from 'node:crypto';
 import { scanTargets, type RedisClient } from './redis-client.ts';
 
-// Take it, or refresh it when it is ours; otherwise name the holder. One round trip: it runs before every action.
-const ACQUIRE = `if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return false end
-local holder = redis.call('get', KEYS[1])
-if holder == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return false end
-if not holder then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return false end
-return holder`;
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+// Take all of a saga's keys, or refresh them where they are ours; otherwise name the first one held by another saga
+// and take none. One round trip, atomic (so two sagas wanting the same pair cannot each end up with half of it): it
+// runs before every action. Its keys share the prefix, whose hash tag keeps them in one slot on a cluster.
+const ACQUIRE = `for i, key in ipairs(KEYS) do
+  local holder = redis.call('get', key)
+  if holder and holder ~= ARGV[1] then return {i, holder} end
+end
+for _, key in ipairs(KEYS) do redis.call('set', key, ARGV[1], 'PX', ARGV[2]) end
+return false`;
+const RELEASE = `local n = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('get', key) == ARGV[1] then n = n + redis.call('del', key) end
+end
+return n`;
 const REPLACE = `if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end`;
 
 /** Lock operations over one Redis connection and key prefix. */
 export interface ResourceLocks {
-  /** Takes the lock for `sagaId`; returns null on success or the holder's saga id. Re-taking one's own lock refreshes it. */
-  acquire(lockKey: string, sagaId: string, ttlMs: number): Promise<string | null>;
+  /**
+   * Takes every key for `sagaId`, or none: returns null on success, else the first key (in the order given) held by
+   * another saga and that holder. Re-taking one's own keys refreshes them.
+   */
+  acquire(lockKeys: readonly string[], sagaId: string, ttlMs: number): Promise<{ lockKey: string; holder: string } | null>;
   /** Takes over a lock from `expectedHolder` (a saga that is no longer live). */
   replace(lockKey: string, expectedHolder: string, sagaId: string, ttlMs: number): Promise<boolean>;
-  /** Releases the lock only if `sagaId` holds it. */
-  release(lockKey: string, sagaId: string): Promise<boolean>;
+  /** Releases those of the keys that `sagaId` holds; returns how many it released. */
+  release(lockKeys: readonly string[], sagaId: string): Promise<number>;
   holder(lockKey: string): Promise<string | null>;
   /** Every held lock: lock key and holder. */
   list(): AsyncIterable<{ lockKey: string; holder: string }>;
@@ -31,15 +42,18 @@ export function createResourceLocks(redis: RedisClient, prefix: string): Resourc
   const replace = script(redis, REPLACE);
   const release = script(redis, RELEASE);
   return {
-    async acquire(lockKey, sagaId, ttlMs) {
-      const holder = (await acquire(k(lockKey), sagaId, String(ttlMs))) as string | null;
-      return holder ?? null;
+    async acquire(lockKeys, sagaId, ttlMs) {
+      if (lockKeys.length === 0) return null;
+      const held = (await acquire(lockKeys.map(k), [sagaId, String(ttlMs)])) as [number, string] | null;
+      if (!held) return null;
+      return { lockKey: lockKeys[held[0] - 1]!, holder: held[1] };
     },
     async replace(lockKey, expectedHolder, sagaId, ttlMs) {
-      return (await replace(k(lockKey), expectedHolder, sagaId, String(ttlMs))) === 1;
+      return (await replace([k(lockKey)], [expectedHolder, sagaId, String(ttlMs)])) === 1;
     },
-    async release(lockKey, sagaId) {
-      return (await release(k(lockKey), sagaId)) === 1;
+    async release(lockKeys, sagaId) {
+      if (lockKeys.length === 0) return 0;
+      return Number(await release(lockKeys.map(k), [sagaId]));
     },
     async holder(lockKey) {
       return redis.get(k(lockKey));
@@ -63,17 +77,17 @@ export function createResourceLocks(redis: RedisClient, prefix: string): Resourc
 }
 
 /**
- * A one-key Lua script called by its SHA (EVALSHA): the acquire runs before every action, and sending the script's text
- * each time was most of its cost. A server that does not know it yet (restarted, another cluster node) gets it by EVAL.
+ * A Lua script called by its SHA (EVALSHA): the acquire runs before every action, and sending the script's text each
+ * time was most of its cost. A server that does not know it yet (restarted, another cluster node) gets it by EVAL.
  */
-function script(redis: RedisClient, body: string): (key: string, ...args: string[]) => Promise<unknown> {
+function script(redis: RedisClient, body: string): (keys: readonly string[], args: readonly string[]) => Promise<unknown> {
   const sha = createHash('sha1').update(body).digest('hex');
-  return async (key, ...args) => {
+  return async (keys, args) => {
     try {
-      return await redis.evalsha(sha, 1, key, ...args);
+      return await redis.evalsha(sha, keys.length, ...keys, ...args);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return redis.eval(body, 1, key, ...args);
+      return redis.eval(body, keys.length, ...keys, ...args);
     }
   };
 }

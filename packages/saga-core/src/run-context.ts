@@ -2,6 +2,7 @@
 // step, its deadline and state. Kept per worker process for the job this process just dispatched, so that on the
 // success path a step costs no read at all; a miss (another process dispatched the job) costs one SELECT.
 import type { Sql } from 'postgres';
+import { storedLockKeys } from './exclusivity.ts';
 import type { JsonValue } from './types.ts';
 
 /** The saga as a step about to run sees it. Input and committed outputs never change, so a copy stays valid. */
@@ -11,7 +12,8 @@ export interface RunContext {
   input: JsonValue;
   outputs: Record<string, JsonValue | undefined>;
   deadlineAt: Date;
-  lockKey: string | null;
+  /** The saga's exclusivity keys, primary first. */
+  lockKeys: readonly string[];
   /** Attempts of this step already committed (crashed ones are added from the job's own start count). */
   attempts: number;
 }
@@ -54,7 +56,8 @@ export interface StoredSaga {
   status: string;
   input: JsonValue;
   deadlineAt: Date;
-  lockKey: string | null;
+  /** The saga's exclusivity keys, primary first. */
+  lockKeys: string[];
   dispatchSeq: number;
   currentPhase: string;
   cancelRequested: boolean;
@@ -74,13 +77,14 @@ export async function readStoredSaga(sql: Sql, sagaId: string): Promise<StoredSa
       // drizzle turns off postgres-js' timestamp parsing on the shared client: a string here.
       deadline_at: string | Date;
       lock_key: string | null;
+      extra_lock_keys: string[] | null;
       dispatch_seq: number;
       current_phase: string;
       cancel_requested: boolean;
       lease_live: boolean;
       steps: [string, number, JsonValue | null][];
     }[]
-  >`select s.name, s.state, s.status, s.input, s.deadline_at, s.lock_key, s.dispatch_seq, s.current_phase,
+  >`select s.name, s.state, s.status, s.input, s.deadline_at, s.lock_key, s.extra_lock_keys, s.dispatch_seq, s.current_phase,
            s.cancel_requested_at is not null as cancel_requested,
            coalesce(s.lease_until > now(), false) as lease_live,
            coalesce((select jsonb_agg(jsonb_build_array(st.status, st.attempts, st.output) order by st.step_index)
@@ -94,7 +98,7 @@ export async function readStoredSaga(sql: Sql, sagaId: string): Promise<StoredSa
     status: r.status,
     input: r.input,
     deadlineAt: new Date(r.deadline_at),
-    lockKey: r.lock_key,
+    lockKeys: storedLockKeys({ lockKey: r.lock_key, extraLockKeys: r.extra_lock_keys }),
     dispatchSeq: r.dispatch_seq,
     currentPhase: r.current_phase,
     cancelRequested: r.cancel_requested,

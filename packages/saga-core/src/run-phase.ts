@@ -8,7 +8,7 @@ import type { EngineCore } from './core.ts';
 import { sagaInstances } from './schema.ts';
 import type { JobPayload } from './queues.ts';
 import { isRollbackRequired, toError } from './errors.ts';
-import { ensureLock } from './exclusivity.ts';
+import { ensureLocks } from './exclusivity.ts';
 import type { JsonObject, JsonValue, StepContext, StepDefinition } from './types.ts';
 
 /** Why a running phase was aborted. */
@@ -30,8 +30,8 @@ export interface PhaseInput {
   outputs: Record<string, JsonValue | undefined>;
   deadlineAt: Date;
   log: Logger;
-  /** The saga's exclusivity key: re-checked before an action runs. */
-  lockKey: string | null;
+  /** The saga's exclusivity keys: re-checked before an action runs. */
+  lockKeys: readonly string[];
   /** The chain running this action verified the lock moments ago (see LOCK_RECHECK_MS): not checked again. */
   lockChecked: boolean;
   /** True when the phase was claimed with a lease (renewed by heartbeats); false: fenced by dispatch number only. */
@@ -107,7 +107,7 @@ export async function runPhase(core: EngineCore, p: PhaseInput): Promise<PhaseOu
     deadlineAt: p.deadlineAt,
     log: p.log,
     async releaseExclusivity() {
-      if (p.lockKey) await core.locks.release(p.lockKey, payload.sagaId);
+      await core.locks.release(p.lockKeys, payload.sagaId);
     },
     async reportProgress(progress) {
       const now = Date.now();
@@ -119,7 +119,7 @@ export async function runPhase(core: EngineCore, p: PhaseInput): Promise<PhaseOu
 
   const fn = isAction ? step.action : step.compensation;
   const work = (async () => {
-    if (isAction && p.lockKey && !p.lockChecked) await ensureLock(core, p.lockKey, payload.sagaId, p.deadlineAt);
+    if (isAction && p.lockKeys.length > 0 && !p.lockChecked) await ensureLocks(core, p.lockKeys, payload.sagaId, p.deadlineAt);
     return fn ? ((await fn(ctx)) ?? null) : null;
   })();
   let abortWaiter: (() => void) | undefined;

@@ -14,7 +14,10 @@ export const sagaInstances = pgTable(
     status: text('status').notNull(),
     input: jsonb('input').notNull(),
     idempotencyKey: text('idempotency_key'),
+    /** The primary exclusivity key (the first one declared); the live-lock index below keeps it to one live saga. */
     lockKey: text('lock_key'),
+    /** The saga's further exclusivity keys, beyond lock_key; null when it has one or none. Held in Redis only. */
+    extraLockKeys: text('extra_lock_keys').array(),
     currentStep: integer('current_step').notNull().default(0),
     currentPhase: text('current_phase').notNull().default('action'),
     dispatchSeq: integer('dispatch_seq').notNull().default(1),

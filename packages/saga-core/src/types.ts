@@ -49,8 +49,8 @@ export interface StepContext<Input = unknown, Outputs extends StepOutputs = Step
   /** Persists progress on the saga (throttled), and proves the worker is alive. */
   reportProgress(progress: JsonObject): Promise<void>;
   /**
-   * Frees the saga's exclusivity key before the saga ends (a compensation that undid the last use of the resource);
-   * the engine frees it at the end anyway. No-op for a saga without one.
+   * Frees the saga's exclusivity keys (all of them) before the saga ends (a compensation that undid the last use of
+   * the resources); the engine frees them at the end anyway. No-op for a saga without one.
    */
   releaseExclusivity(): Promise<void>;
 }
@@ -101,10 +101,11 @@ export interface SagaDefinition<Input = unknown, Outputs extends StepOutputs = S
   name: string;
   steps: SagaStep<Input, Outputs>[];
   /**
-   * The resource this saga must hold alone (a second live saga with the same key is refused with SagaLockedError).
-   * The engine takes it at start, checks it before each action and releases it when the saga ends.
+   * The resources this saga must hold alone: one key or several (a second live saga sharing any key is refused with
+   * SagaLockedError). The engine takes them all at start, checks them all before each action and releases them all
+   * when the saga ends. The first is the primary: PostgreSQL's live-lock index backs it even if Redis loses its lock.
    */
-  exclusivityKey?(input: Input): string | null;
+  exclusivityKey?(input: Input): string | readonly string[] | null;
   /** Validates and normalises input at start; throw SagaInputError with what is wrong. */
   parseInput?(input: unknown): Input;
   /** Default deadline of one saga. Default 3600 s. */
@@ -172,7 +173,10 @@ export interface SagaView {
   failure: SagaFailure | null;
   progress: JsonObject | null;
   idempotencyKey: string | null;
+  /** The primary exclusivity key (the first declared), or null. */
   lockKey: string | null;
+  /** Every exclusivity key the saga holds while live, primary first. */
+  lockKeys: string[];
   deadlineAt: Date;
   cancelRequestedAt: Date | null;
   createdAt: Date;

@@ -2,6 +2,7 @@
 import { and, asc, eq, gt, isNull, sql as dsql } from 'drizzle-orm';
 import type { Db } from './db.ts';
 import { SagaNotFoundError } from './errors.ts';
+import { storedLockKeys } from './exclusivity.ts';
 import { failedCleanups, sagaEvents, sagaInstances, sagaSteps } from './schema.ts';
 import type { SagaStatus } from './state-machine.ts';
 import type { JsonObject, JsonValue, SagaEventView, SagaFailure, SagaStats, SagaView, StepStatus } from './types.ts';
@@ -35,6 +36,7 @@ export async function readSaga(db: Db, sagaId: string): Promise<SagaView> {
     progress: (s.progress ?? null) as JsonObject | null,
     idempotencyKey: s.idempotencyKey,
     lockKey: s.lockKey,
+    lockKeys: storedLockKeys(s),
     deadlineAt: s.deadlineAt,
     cancelRequestedAt: s.cancelRequestedAt,
     createdAt: s.createdAt,
