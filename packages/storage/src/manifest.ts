@@ -1,5 +1,5 @@
 // Reads and writes upload operations and their manifest rows in PostgreSQL.
-import { and, asc, count, eq, gt, max, notInArray, sql as raw, sum } from 'drizzle-orm';
+import { and, asc, eq, gt, max, notInArray, sql as raw, sum } from 'drizzle-orm';
 import { StorageError } from './errors.ts';
 import { withDatabaseErrors } from './classify-error.ts';
 import type { StorageDb } from './db.ts';
@@ -119,15 +119,28 @@ export async function markCancelled(db: StorageDb, operationId: string): Promise
   }, { operationId });
 }
 
-/** Count, highest index and byte total of an operation's manifest (maxIndex -1 when empty). */
-export async function manifestStats(db: StorageDb, operationId: string): Promise<ManifestStats> {
-  return withDatabaseErrors('read manifest stats', async () => {
-    const [row] = await db
-      .select({ count: count(), maxIndex: max(uploadChunks.chunkIndex), totalBytes: sum(uploadChunks.size) })
-      .from(uploadChunks)
-      .where(eq(uploadChunks.operationId, operationId));
-    return { count: row?.count ?? 0, maxIndex: row?.maxIndex ?? -1, totalBytes: Number(row?.totalBytes ?? 0) };
-  }, { operationId });
+/**
+ * Loads an operation with its manifest's counts in one statement (an upload run's first read), throwing
+ * OPERATION_NOT_FOUND when there is none: one round trip instead of two.
+ */
+export async function requireOperationWithStats(db: StorageDb, operationId: string): Promise<{ op: OperationRecord; stats: ManifestStats }> {
+  const [row] = await withDatabaseErrors('load upload operation and manifest stats', () =>
+    db
+      .select({
+        op: uploadOperations,
+        // count(column) skips the one all-null row the left join yields for an empty manifest.
+        count: raw<number>`count(${uploadChunks.chunkIndex})::int`,
+        maxIndex: max(uploadChunks.chunkIndex),
+        totalBytes: sum(uploadChunks.size),
+      })
+      .from(uploadOperations)
+      .leftJoin(uploadChunks, eq(uploadChunks.operationId, uploadOperations.id))
+      .where(eq(uploadOperations.id, operationId))
+      .groupBy(uploadOperations.id),
+    { operationId },
+  );
+  if (!row) throw new StorageError('OPERATION_NOT_FOUND', `no upload operation ${operationId}`, { operationId });
+  return { op: row.op, stats: { count: row.count, maxIndex: row.maxIndex ?? -1, totalBytes: Number(row.totalBytes ?? 0) } };
 }
 
 /** Streams an operation's manifest in index order, a page at a time, so no caller holds a huge manifest. */

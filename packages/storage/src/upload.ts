@@ -13,10 +13,9 @@ import {
   type OperationRecord,
   commitChunk,
   manifestRows,
-  manifestStats,
   markCompleted,
   operationStatus,
-  requireOperation,
+  requireOperationWithStats,
 } from './manifest.ts';
 import { hashSourceChunks, readExactly } from './source-file.ts';
 import { type SourceIdentity, assertSourceIntact, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
@@ -72,13 +71,14 @@ interface ChunkTask {
 /** Uploads (or resumes uploading) an operation's source; see UploadResult. */
 export async function runUpload(deps: UploadDeps, operationId: string, options: UploadRunOptions = {}): Promise<UploadResult> {
   const startedAt = Date.now();
-  const op = await requireOperation(deps.db, operationId);
+  // The operation and its manifest's counts in one read: the stats are as of the start of the run, which is all a
+  // resume needs (a chunk committed since by a duplicate delivery is found again by commitChunk, which checks it).
+  const { op, stats } = await requireOperationWithStats(deps.db, operationId);
   const log = deps.logger?.child({ operationId });
   if (op.status === 'cancelled') throw cancelledError(op.id, 'the operation was cancelled');
   const chunkCount = chunkCountFor(op.sourceSize, op.chunkSize);
   if (op.status === 'completed' && op.sha256) {
     // A replayed step: the work is done, report it without touching the source or the bucket.
-    const stats = await manifestStats(deps.db, op.id);
     return { operationId, chunkCount, totalBytes: op.sourceSize, sha256: op.sha256, chunksUploaded: 0, chunksSkipped: stats.count, resumed: true, durationMs: 0 };
   }
   const signal = options.signal;
@@ -91,7 +91,6 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
     if (size !== op.sourceSize) {
       throw new StorageError('SIZE_MISMATCH', `source ${op.sourcePath} is ${size} bytes, the operation started with ${op.sourceSize}`, { operationId });
     }
-    const stats = await manifestStats(deps.db, op.id);
     if (stats.maxIndex >= chunkCount || stats.count > stats.maxIndex + 1) {
       throw new StorageError(
         'METADATA_CORRUPT',
