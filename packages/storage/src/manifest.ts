@@ -143,9 +143,54 @@ export async function requireOperationWithStats(db: StorageDb, operationId: stri
   return { op: row.op, stats: { count: row.count, maxIndex: row.maxIndex ?? -1, totalBytes: Number(row.totalBytes ?? 0) } };
 }
 
-/** Streams an operation's manifest in index order, a page at a time, so no caller holds a huge manifest. */
-export async function* manifestRows(db: StorageDb, operationId: string, pageSize = 1000): AsyncGenerator<ManifestRow> {
-  let after = -1;
+/** An operation with the first page of its manifest, read together. */
+export interface OperationWithFirstPage {
+  op: OperationRecord;
+  /** The first `pageSize` manifest rows in index order; shorter than a page means it is the whole manifest. */
+  firstPage: ManifestRow[];
+  /** The page size it was read with. */
+  pageSize: number;
+}
+
+/**
+ * Loads an operation and the first page of its manifest in one statement, throwing OPERATION_NOT_FOUND when there is
+ * none: a small document's verification and publication need nothing more from the database.
+ */
+export async function requireOperationWithFirstPage(db: StorageDb, operationId: string, pageSize: number): Promise<OperationWithFirstPage> {
+  // One operation row joined with at most a page of its chunks: the operation's columns repeat on each row, which for
+  // a bounded page costs less than a second round trip.
+  const rows = await withDatabaseErrors('load upload operation and manifest', () =>
+    db
+      .select({ op: uploadOperations, chunk: uploadChunks })
+      .from(uploadOperations)
+      .leftJoin(uploadChunks, eq(uploadChunks.operationId, uploadOperations.id))
+      .where(eq(uploadOperations.id, operationId))
+      .orderBy(asc(uploadChunks.chunkIndex))
+      .limit(pageSize),
+    { operationId },
+  );
+  const first = rows[0];
+  if (!first) throw new StorageError('OPERATION_NOT_FOUND', `no upload operation ${operationId}`, { operationId });
+  const firstPage: ManifestRow[] = [];
+  for (const row of rows) if (row.chunk) firstPage.push(row.chunk);
+  return { op: first.op, firstPage, pageSize };
+}
+
+/** Whether the first page read is the whole manifest, so a caller may pass over it again from memory. */
+export function isWholeManifest(read: OperationWithFirstPage): boolean {
+  return read.firstPage.length < read.pageSize;
+}
+
+/** The manifest in index order, starting with the first page already read and streaming on from it when it was full. */
+export async function* manifestRowsFrom(db: StorageDb, read: OperationWithFirstPage): AsyncGenerator<ManifestRow> {
+  yield* read.firstPage;
+  const last = read.firstPage[read.firstPage.length - 1];
+  if (!last || isWholeManifest(read)) return;
+  yield* manifestRows(db, read.op.id, read.pageSize, last.chunkIndex);
+}
+
+/** Streams an operation's manifest in index order (after index `after`), a page at a time, so no caller holds a huge manifest. */
+export async function* manifestRows(db: StorageDb, operationId: string, pageSize = 1000, after = -1): AsyncGenerator<ManifestRow> {
   for (;;) {
     const page = await withDatabaseErrors('read manifest', () =>
       db
