@@ -7,7 +7,17 @@ import { InvalidOptionError, StorageError } from './errors.ts';
 import { type StorageDb, storageDb } from './db.ts';
 import type { ChunkStore, DeletionReport } from './chunk-store.ts';
 import { assertOperationId, operationKeyPrefix } from './chunk-layout.ts';
-import { type ManifestRow, type OperationRecord, findOperation, insertOperation, manifestRows, markCancelled, requireOperation } from './manifest.ts';
+import {
+  type ManifestRow,
+  type OperationRecord,
+  type OperationWithFirstPage,
+  findOperation,
+  insertOperation,
+  manifestRows,
+  manifestRowsFrom,
+  markCancelled,
+  requireOperationWithFirstPage,
+} from './manifest.ts';
 import { type SourceIdentity, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
 import { completeManifest } from './manifest-check.ts';
 import { type UploadResult, type UploadRunOptions, runUpload } from './upload.ts';
@@ -118,13 +128,15 @@ export function createUploader(options: UploaderOptions): Uploader {
   const keyProvider = encoding.keyProvider;
   const db: StorageDb = storageDb(sql);
 
-  async function completedOperation(operationId: string, what: string): Promise<OperationRecord> {
-    const op = await requireOperation(db, operationId);
+  // The operation and the first page of its manifest in one statement: a small document's whole manifest.
+  async function completedOperation(operationId: string, what: string): Promise<OperationWithFirstPage> {
+    const read = await requireOperationWithFirstPage(db, operationId, manifestPageSize);
+    const { op } = read;
     if (op.status !== 'completed' || !op.sha256) throw new StorageError('UPLOAD_INCOMPLETE', `operation ${operationId} is ${op.status}; only a completed upload can be ${what}`, { operationId });
-    return op;
+    return read;
   }
-  async function* refs(op: OperationRecord): AsyncGenerator<StoredChunkRef> {
-    for await (const row of completeManifest(op, manifestRows(db, op.id, manifestPageSize))) yield chunkRefOf(row);
+  async function* refs(read: OperationWithFirstPage): AsyncGenerator<StoredChunkRef> {
+    for await (const row of completeManifest(read.op, manifestRowsFrom(db, read))) yield chunkRefOf(row);
   }
 
   return {
@@ -179,16 +191,17 @@ export function createUploader(options: UploaderOptions): Uploader {
     listManifest: (operationId) => manifestRows(db, operationId, manifestPageSize),
 
     async openReadStream(operationId, readOptions = {}) {
-      const op = await completedOperation(operationId, 'read');
+      const read = await completedOperation(operationId, 'read');
+      const { op } = read;
       // Unwrapped before the first byte: a retired key fails the request (KEY_UNAVAILABLE), not the stream midway.
       const cipher = await openOperationCipher(op, keyProvider);
-      return openChunkStream(chunkStore, refs(op), cipher, { operationId, size: op.sourceSize, sha256: op.sha256 as string }, readOptions);
+      return openChunkStream(chunkStore, refs(read), cipher, { operationId, size: op.sourceSize, sha256: op.sha256 as string }, readOptions);
     },
 
     async publishManifest(operationId, input, publishOptions = {}) {
-      const op = await completedOperation(operationId, 'published');
-      const cipher = await openOperationCipher(op, keyProvider);
-      const manifest = await buildBucketManifest(op, refs(op), input, cipher);
+      const read = await completedOperation(operationId, 'published');
+      const cipher = await openOperationCipher(read.op, keyProvider);
+      const manifest = await buildBucketManifest(read.op, refs(read), input, cipher);
       const key = await writeBucketManifest(chunkStore, manifest, publishOptions);
       logger?.debug({ operationId, key, chunks: manifest.chunks.length, encrypted: cipher !== undefined }, 'manifest object written');
       return key;

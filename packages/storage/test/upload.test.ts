@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { truncate, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { type UploadProgress, createUploader, isRetryableStorageError } from '../src/index.ts';
 import { type StorageFixture, errorOf, hashStream, randomId, setUpStorage, writeRandomFile } from './support.ts';
 
@@ -70,6 +70,18 @@ describe('upload', () => {
     expect(result).toMatchObject({ chunkCount: 4, totalBytes: 3 * 64 * KiB + 17, sha256 });
     expect(back.sha256).toBe(sha256);
     expect(await u.getOperation(op.id)).toMatchObject({ status: 'completed', sha256 });
+  });
+
+  // The operation and the first manifest page come in one read; a longer manifest streams on after that page.
+  it.each([1, 3, 4, 5])('reads back and publishes a four-chunk document with %i manifest rows a page', async (pageSize) => {
+    const { op, sha256 } = await roundTrip(3 * 64 * KiB + 5, 64 * KiB);
+    const u = createUploader({ sql: f.sql, chunkStore: f.chunkStore, chunkSizeBytes: 64 * KiB, keyPrefix: f.prefix, manifestPageSize: pageSize });
+    expect(await hashStream(await u.openReadStream(op.id))).toEqual({ size: 3 * 64 * KiB + 5, sha256 });
+    const key = await u.publishManifest(op.id, { documentId: 'd', metadata: {} });
+    const out = await f.client.send(new GetObjectCommand({ Bucket: f.bucket, Key: key }));
+    const manifest = JSON.parse(await out.Body!.transformToString()) as { sha256: string; chunks: { index: number }[] };
+    expect(manifest.sha256).toBe(sha256);
+    expect(manifest.chunks.map((c) => c.index)).toEqual([0, 1, 2, 3]);
   });
 
   it('returns a completed operation again without uploading anything', async () => {
