@@ -1,5 +1,4 @@
 // The streaming upload: one read pass over the source, bounded chunks in flight, a manifest row per stored chunk, resume from the manifest.
-import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { StorageError } from './errors.ts';
@@ -18,6 +17,7 @@ import {
   requireOperationWithStats,
 } from './manifest.ts';
 import { hashSourceChunks, readExactly } from './source-file.ts';
+import { type WholeFileHash, createWholeFileHash } from './whole-file-hash.ts';
 import { type SourceIdentity, assertSourceIntact, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
 import { type ProgressListener, type ProgressTracker, createProgressTracker } from './progress.ts';
 import { encodeChunk, maxStoredSize } from './chunk-codec.ts';
@@ -103,7 +103,7 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
     if (stats.count) log?.info(startFields, 'resuming upload');
     else log?.debug(startFields, 'starting upload');
     const progress = createProgressTracker({ operationId, chunkCount, bytesTotal: op.sourceSize, listener: options.onProgress, logger: log });
-    const whole = createHash('sha256');
+    const whole = createWholeFileHash(chunkCount);
     // The first check needs no read: the operation was read as active at the start of this run, a moment ago.
     let statusKnown = op.status === 'active';
     const checkContinue = async (): Promise<void> => {
@@ -117,7 +117,7 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
     const tasks = chunkTasks(gaps, stats.maxIndex + 1, chunkCount);
     const chunksUploaded = await uploadChunks({ deps, op, fh, tasks, whole, progress, checkContinue, signal, encoding });
 
-    const sha256 = whole.digest('hex');
+    const sha256 = whole.digest();
     if (!(await markCompleted(deps.db, op.id, sha256))) throw cancelledError(op.id, 'the operation was cancelled');
     const result = { operationId, chunkCount, totalBytes: op.sourceSize, sha256, chunksUploaded, chunksSkipped: stats.count, resumed: stats.count > 0, durationMs: Date.now() - startedAt };
     log?.debug({ chunksUploaded, chunksSkipped: stats.count, durationMs: result.durationMs }, 'upload completed');
@@ -140,7 +140,7 @@ async function verifyStoredPrefix(args: {
   op: OperationRecord;
   fh: FileHandle;
   stats: ManifestStats;
-  whole: Hash;
+  whole: WholeFileHash;
   progress: ProgressTracker;
   checkContinue: () => Promise<void>;
   signal: AbortSignal | undefined;
@@ -202,7 +202,7 @@ async function uploadChunks(args: {
   op: OperationRecord;
   fh: FileHandle;
   tasks: Iterable<ChunkTask>;
-  whole: Hash;
+  whole: WholeFileHash;
   progress: ProgressTracker;
   checkContinue: () => Promise<void>;
   signal: AbortSignal | undefined;
@@ -233,6 +233,7 @@ async function uploadChunks(args: {
       const key = chunkKey(op.keyPrefix, task.index);
       if (task.expectedSha256 === undefined) {
         args.whole.update(bytes);
+        args.whole.chunkHashed(sums.sha256);
       } else if (task.expectedSha256 !== sums.sha256) {
         throw new StorageError(
           'HASH_MISMATCH',

@@ -1,5 +1,4 @@
 // The integrity gate (DESIGN §4): manifest vs source size and chunk count, stored objects vs manifest, source re-hashed vs the upload's hash.
-import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { StorageError } from './errors.ts';
@@ -21,6 +20,7 @@ import {
 import type { KeyProvider } from './key-provider.ts';
 import { openOperationCipher } from './operation-encoding.ts';
 import { hashSourceChunks } from './source-file.ts';
+import { createWholeFileHash } from './whole-file-hash.ts';
 import { type SourceIdentity, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
 
 /** What the gate proved. */
@@ -138,13 +138,14 @@ async function checkStoredChunk(deps: VerifyDeps, row: ManifestRow, fail: Fail, 
 async function checkSourceHash(op: OperationRecord, rows: AsyncGenerator<ManifestRow>, fh: FileHandle, fail: Fail, signal: AbortSignal | undefined): Promise<void> {
   const ctx = { operationId: op.id, path: op.sourcePath };
   try {
-    const whole = createHash('sha256');
+    const endIndex = chunkCountFor(op.sourceSize, op.chunkSize);
+    const whole = createWholeFileHash(endIndex);
     await hashSourceChunks({
       fh,
       ctx,
       sourceSize: op.sourceSize,
       chunkSize: op.chunkSize,
-      endIndex: chunkCountFor(op.sourceSize, op.chunkSize),
+      endIndex,
       whole,
       signal,
       onChunk: async (index, sha256) => {
@@ -157,7 +158,7 @@ async function checkSourceHash(op: OperationRecord, rows: AsyncGenerator<Manifes
         }
       },
     });
-    const sha256 = whole.digest('hex');
+    const sha256 = whole.digest();
     if (sha256 !== op.sha256) throw fail('HASH_MISMATCH', `source ${op.sourcePath} hashes to ${sha256}, the upload recorded ${op.sha256}`);
   } finally {
     await rows.return(undefined);

@@ -54,6 +54,19 @@ describe('upload', () => {
     expect(await keysUnder(op.keyPrefix)).toEqual([`${op.keyPrefix}00000000`]);
   });
 
+  // A one-chunk source's whole-file hash is its chunk's hash (the bytes are hashed once): it must still be the file's.
+  it('records the file\'s sha256 for one chunk and for several: fresh, resumed over a stored chunk, and at the gate', async () => {
+    for (const [size, chunks] of [[64 * KiB, 1], [64 * KiB - 3, 1], [64 * KiB + 1, 2]] as const) {
+      const { u, op, sha256, result, report } = await roundTrip(size, 64 * KiB);
+      expect(result).toMatchObject({ chunkCount: chunks, sha256 });
+      expect(report.sha256).toBe(sha256);
+      // The process died after the last commit and before completion: the rerun re-hashes the stored chunks from the source.
+      await f.sql`update upload_operations set status = 'active', sha256 = null where id = ${op.id}`;
+      expect(await u.upload(op.id)).toMatchObject({ chunksUploaded: 0, chunksSkipped: chunks, sha256 });
+      expect(await u.getOperation(op.id)).toMatchObject({ status: 'completed', sha256 });
+    }
+  });
+
   it('uploads a size that is an exact multiple of the chunk size without an empty tail chunk', async () => {
     const { u, op, sha256, result, report, back } = await roundTrip(4 * 64 * KiB, 64 * KiB);
     expect(result).toMatchObject({ chunkCount: 4, sha256, chunksUploaded: 4 });
