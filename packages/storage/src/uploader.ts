@@ -18,7 +18,7 @@ import {
   markCancelled,
   requireOperationWithFirstPage,
 } from './manifest.ts';
-import { type SourceIdentity, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
+import { type SourceIdentity, type SourceLocation, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
 import { completeManifest } from './manifest-check.ts';
 import { type UploadResult, type UploadRunOptions, runUpload } from './upload.ts';
 import { type VerificationReport, type VerifyOptions, verifyUpload } from './verify-upload.ts';
@@ -64,11 +64,14 @@ export interface CreateOperationInput {
   operationId?: string;
   /** The saga id or another owner string. */
   owner: string;
-  /** Absolute path of the source file; it must exist. */
+  /** Absolute path of the source file; it must exist (checked here only without `source`, else when it is read). */
   sourcePath: string;
   /** Overrides the uploader's chunk size for this operation. */
   chunkSizeBytes?: number;
-  /** The source's identity fixed at validation; another file at its path is refused (SOURCE_REPLACED). */
+  /**
+   * The source's identity fixed at validation: its size and mtime are recorded without opening the file, and the
+   * upload and the gate refuse another file at its path (SOURCE_REPLACED) before reading it.
+   */
   source?: SourceIdentity;
   /** The document's security level: 'confidential' and 'restricted' are always encrypted, others per encryptAtRest. */
   securityLevel?: string;
@@ -83,7 +86,10 @@ export interface PublishManifestInput {
 
 /** The uploader's operations. */
 export interface Uploader {
-  /** Starts an operation (records source size and mtime); idempotent for the same id, owner and source. */
+  /**
+   * Starts an operation (records source size and mtime: from `source` when given, without opening the file; else from
+   * the file); idempotent for the same id, owner and source.
+   */
   createOperation(input: CreateOperationInput): Promise<OperationRecord>;
   /** Uploads the operation's source, resuming from its manifest; a completed operation returns at once. */
   upload(operationId: string, options?: UploadRunOptions): Promise<UploadResult>;
@@ -111,6 +117,21 @@ export interface Uploader {
 }
 
 const MiB = 1024 * 1024;
+
+/**
+ * Size and mtime of a source validated earlier, taken from its identity: creation reads nothing. Every read of the
+ * source (the upload, the gate) opens it through openValidatedSource with that identity, so a file replaced since is
+ * refused (SOURCE_REPLACED) before a byte of it is read, and one resized since is SIZE_MISMATCH.
+ */
+function recordedIdentity(identity: SourceIdentity): { size: number; mtime: Date } {
+  return { size: identity.size, mtime: new Date(identity.mtimeMs) };
+}
+
+/** Size and mtime of a source no identity was validated for, from the file itself (opened by the path rules alone). */
+async function statSource(loc: SourceLocation): Promise<{ size: number; mtime: Date }> {
+  const fh = await openValidatedSource(loc, undefined);
+  return statOpenSource(fh, loc).finally(() => closeSource(fh));
+}
 
 /** Creates an uploader; options are validated here. */
 export function createUploader(options: UploaderOptions): Uploader {
@@ -145,9 +166,7 @@ export function createUploader(options: UploaderOptions): Uploader {
       assertOperationId(operationId);
       if (!input.owner) throw new InvalidOptionError('owner', 'is required');
       const chunkSize = intOption('chunkSizeBytes', input.chunkSizeBytes, chunkSizeBytes, 1, 1024 * MiB);
-      const loc = { operationId, path: input.sourcePath, root: sourceRootOf(sourceRoot, input.sourcePath) };
-      const fh = await openValidatedSource(loc, input.source);
-      const source = await statOpenSource(fh, loc).finally(() => closeSource(fh));
+      const source = input.source ? recordedIdentity(input.source) : await statSource({ operationId, path: input.sourcePath, root: sourceRootOf(sourceRoot, input.sourcePath) });
       // A replayed creation keeps the first one's data key; a new one gets its encoding (and key) chosen here, once. An
       // operation without a key needs no look-up first: on a replay the insert conflicts and returns the stored row.
       const existing = mustEncrypt(encoding.encryptAtRest, input.securityLevel) ? await findOperation(db, operationId) : undefined;

@@ -1,10 +1,10 @@
 // Streaming upload against the real S3 server and PostgreSQL: sizes at the edges, progress, cancellation, resume.
 import { createHash } from 'node:crypto';
-import { truncate, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, stat, symlink, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { type UploadProgress, createUploader, isRetryableStorageError } from '../src/index.ts';
+import { type UploadProgress, createUploader, identifySource, isRetryableStorageError } from '../src/index.ts';
 import { type StorageFixture, errorOf, hashStream, randomId, setUpStorage, writeRandomFile } from './support.ts';
 
 const KiB = 1024;
@@ -147,6 +147,38 @@ describe('operations', () => {
     expect(missing).toMatchObject({ code: 'FILE_NOT_FOUND', retryable: false });
     expect(await errorOf(() => u.createOperation({ operationId: 'a/b', owner: 's', sourcePath: '/etc/hostname' }))).toMatchObject({ code: 'INVALID_OPTION' });
     expect(await errorOf(() => u.upload('no-such-op'))).toMatchObject({ code: 'OPERATION_NOT_FOUND' });
+  });
+
+  it('createOperation with a validated identity records it without opening the file; the upload refuses a file replaced since, unread', async () => {
+    const u = uploader();
+    const dir = path.join(f.dir, `root-${randomId()}`);
+    await mkdir(dir);
+    const file = path.join(dir, 'doc.bin');
+    await writeRandomFile(file, 100);
+    const source = await identifySource({ root: dir, path: file });
+    // Swapped after validation for a symlink to a file outside the root whose atime is older than its mtime: any read moves it.
+    const secret = path.join(f.dir, `secret-${randomId()}`);
+    await writeFile(secret, 's'.repeat(100));
+    await utimes(secret, new Date('2020-01-01'), new Date());
+    const atime = (await stat(secret)).atimeMs;
+    await unlink(file);
+    await symlink(secret, file);
+    const op = await u.createOperation({ owner: 'saga-i', sourcePath: file, source });
+    expect(op).toMatchObject({ status: 'active', sourceSize: 100, sourceMtime: new Date(source.mtimeMs) });
+    expect(await errorOf(() => u.upload(op.id, { source }))).toMatchObject({ code: 'SOURCE_REPLACED' });
+    expect((await stat(secret)).atimeMs).toBe(atime);
+    expect(await keysUnder(op.keyPrefix)).toEqual([]);
+  });
+
+  it('createOperation with a validated identity records the size validated: a file grown since is SIZE_MISMATCH at the upload', async () => {
+    const u = uploader();
+    const file = path.join(f.dir, `src-${randomId()}`);
+    await writeRandomFile(file, 100);
+    const source = await identifySource({ root: f.dir, path: file });
+    await appendFile(file, 'more');
+    const op = await u.createOperation({ owner: 'saga-g', sourcePath: file, source });
+    expect(op.sourceSize).toBe(100);
+    expect(await errorOf(() => u.upload(op.id, { source }))).toMatchObject({ code: 'SIZE_MISMATCH' });
   });
 
   it('validates options at construction', () => {
