@@ -60,14 +60,27 @@ export async function insertOperation(db: StorageDb, op: NewOperation): Promise<
   }, { operationId: op.id });
 }
 
-/** Records a stored chunk and marks the operation as moving; a row already there must describe the same bytes. */
-export async function commitChunk(db: StorageDb, row: NewManifestRow): Promise<void> {
-  await withDatabaseErrors('commit manifest row', async () => {
+/**
+ * Records a stored chunk and marks the operation as moving; a row already there must describe the same bytes.
+ * With `completeWith` (the whole-file SHA-256, known when this is the operation's last chunk to commit), the same
+ * statement also completes the operation, as markCompleted would, if this row was inserted by it; returns whether it
+ * did (false: not inserted here, or the operation no longer active; the caller then runs markCompleted as usual).
+ */
+export async function commitChunk(db: StorageDb, row: NewManifestRow, completeWith?: string): Promise<{ completed: boolean }> {
+  return withDatabaseErrors('commit manifest row', async () => {
     // The row and the operation's liveness stamp in one statement (atomic on its own): one round trip a chunk, not a
     // transaction of four.
     const insert = db.insert(uploadChunks).values(row).onConflictDoNothing().returning({ i: uploadChunks.chunkIndex });
-    const touch = db.update(uploadOperations).set({ updatedAt: raw`now()` }).where(eq(uploadOperations.id, row.operationId));
-    const [result] = await db.execute<{ inserted: number }>(raw`with inserted as ${insert}, touched as ${touch} select count(*)::int as inserted from inserted`);
+    const [result] =
+      completeWith === undefined
+        ? await db.execute<{ inserted: number; completed: number }>(
+            raw`with inserted as ${insert}, touched as ${db.update(uploadOperations).set({ updatedAt: raw`now()` }).where(eq(uploadOperations.id, row.operationId))} select count(*)::int as inserted, 0 as completed from inserted`,
+          )
+        : await db.execute<{ inserted: number; completed: number }>(
+            // Completes only on top of a row this statement inserted: a row found already there (a duplicate delivery)
+            // is checked below first, and then completion is markCompleted's, as it is for every other upload.
+            raw`with inserted as ${insert}, completed as (update ${uploadOperations} set status = 'completed', sha256 = ${completeWith}, updated_at = now() where id = ${row.operationId} and status = 'active' and exists (select 1 from inserted) returning id) select (select count(*) from inserted)::int as inserted, (select count(*) from completed)::int as completed`,
+          );
     if (!result?.inserted) {
       // Someone (a duplicate delivery of the same step) committed this index first: fine if it is the same chunk.
       const [existing] = await db
@@ -84,6 +97,7 @@ export async function commitChunk(db: StorageDb, row: NewManifestRow): Promise<v
         );
       }
     }
+    return { completed: result?.completed === 1 };
   }, { operationId: row.operationId, chunkIndex: row.chunkIndex });
 }
 

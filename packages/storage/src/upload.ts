@@ -115,10 +115,13 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
 
     const gaps = await verifyStoredPrefix({ deps, op, fh, stats, whole, progress, checkContinue, signal });
     const tasks = chunkTasks(gaps, stats.maxIndex + 1, chunkCount);
-    const chunksUploaded = await uploadChunks({ deps, op, fh, tasks, whole, progress, checkContinue, signal, encoding });
+    // A source of one chunk uploaded by this run: its whole-file hash is known before that chunk's commit, which
+    // then completes the operation in the same statement (one round trip fewer per small document).
+    const completesOnCommit = chunkCount === 1 && stats.count === 0;
+    const { uploaded: chunksUploaded, completed } = await uploadChunks({ deps, op, fh, tasks, whole, progress, checkContinue, signal, encoding, completesOnCommit });
 
     const sha256 = whole.digest();
-    if (!(await markCompleted(deps.db, op.id, sha256))) throw cancelledError(op.id, 'the operation was cancelled');
+    if (!completed && !(await markCompleted(deps.db, op.id, sha256))) throw cancelledError(op.id, 'the operation was cancelled');
     const result = { operationId, chunkCount, totalBytes: op.sourceSize, sha256, chunksUploaded, chunksSkipped: stats.count, resumed: stats.count > 0, durationMs: Date.now() - startedAt };
     log?.debug({ chunksUploaded, chunksSkipped: stats.count, durationMs: result.durationMs }, 'upload completed');
     return result;
@@ -195,7 +198,9 @@ function* chunkTasks(gaps: readonly ChunkTask[], firstNew: number, chunkCount: n
 
 /**
  * Reads the tasks' chunks in order into at most `concurrency` buffers and PUTs them concurrently, committing a
- * manifest row after each PUT. New chunks (not gaps) feed the whole-file hash, in order. Returns chunks uploaded.
+ * manifest row after each PUT. New chunks (not gaps) feed the whole-file hash, in order. With `completesOnCommit`
+ * (the only task is the source's only chunk) that chunk's commit also completes the operation. Returns chunks
+ * uploaded and whether the operation was completed.
  */
 async function uploadChunks(args: {
   deps: UploadDeps;
@@ -207,7 +212,8 @@ async function uploadChunks(args: {
   checkContinue: () => Promise<void>;
   signal: AbortSignal | undefined;
   encoding: OperationEncoding;
-}): Promise<number> {
+  completesOnCommit: boolean;
+}): Promise<{ uploaded: number; completed: boolean }> {
   const { deps, op, progress } = args;
   const ctx = { operationId: op.id, path: op.sourcePath };
   const bufferSize = Math.min(op.chunkSize, op.sourceSize);
@@ -217,6 +223,7 @@ async function uploadChunks(args: {
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
   let uploaded = 0;
+  let completed = false;
 
   try {
     for (const task of args.tasks) {
@@ -241,6 +248,7 @@ async function uploadChunks(args: {
           { operationId: op.id, chunkIndex: task.index, key },
         );
       }
+      const completeWith = args.completesOnCommit ? args.whole.digest() : undefined;
       const putAndCommit = async (): Promise<void> => {
         // Deliberately without the cancel signal: an aborted PUT can still land (a late answer, or a server that keeps
         // partial bodies) after the compensation deleted the prefix. Cancellation stops new chunks; the call timeout
@@ -248,7 +256,7 @@ async function uploadChunks(args: {
         // Where the chunk's bytes become an object: compressed and encrypted here, deterministically (see chunk-codec.ts).
         const encoded = await encodeChunk({ operationId: op.id, index: task.index }, bytes, sums, args.encoding, slot.scratch);
         await deps.chunkStore.put(key, encoded.body, encoded.stored);
-        await commitChunk(deps.db, {
+        const commit = await commitChunk(deps.db, {
           operationId: op.id,
           chunkIndex: task.index,
           key,
@@ -259,7 +267,8 @@ async function uploadChunks(args: {
           nonce: encoded.nonce,
           // Null stored columns mean "stored as the source": a plain chunk's row reads as it did before encoding existed.
           ...(encoded.body === bytes ? {} : { storedSize: encoded.storedSize, storedSha256: encoded.stored.sha256, storedMd5: encoded.stored.md5 }),
-        });
+        }, completeWith);
+        completed ||= commit.completed;
       };
       const settled: Promise<void> = putAndCommit().then(
         () => {
@@ -280,7 +289,7 @@ async function uploadChunks(args: {
   // Never return while a PUT is still running: a compensation that follows must find every object.
   await Promise.all(inFlight);
   if (failure) throw failure.error;
-  return uploaded;
+  return { uploaded, completed };
 }
 
 function cancelledError(operationId: string, why: string, cause?: unknown): StorageError {

@@ -4,7 +4,7 @@ import { appendFile, mkdir, stat, symlink, truncate, unlink, utimes, writeFile }
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { type UploadProgress, createUploader, identifySource, isRetryableStorageError } from '../src/index.ts';
+import { type ChunkStore, type UploadProgress, createUploader, identifySource, isRetryableStorageError } from '../src/index.ts';
 import { type StorageFixture, errorOf, hashStream, randomId, setUpStorage, writeRandomFile } from './support.ts';
 
 const KiB = 1024;
@@ -226,6 +226,56 @@ describe('cancellation and source changes', () => {
     expect((await u.cancelOperation(op.id))?.status).toBe('cancelled');
     expect(await errorOf(() => u.upload(op.id))).toMatchObject({ code: 'CANCELLED' });
     expect(await u.cancelOperation('never-created')).toBeUndefined();
+  });
+
+  // A one-chunk upload completes the operation in its chunk's commit: only if the operation is still active.
+  it('a one-chunk upload whose operation is cancelled during its PUT fails CANCELLED and leaves the operation cancelled', async () => {
+    const file = path.join(f.dir, `src-${randomId()}`);
+    await writeRandomFile(file, 1000);
+    const id = `op-${randomId()}`;
+    const cancelling: ChunkStore = { ...f.chunkStore, put: async (...args) => (await u.cancelOperation(id), f.chunkStore.put(...args)) };
+    const u = createUploader({ sql: f.sql, chunkStore: cancelling, chunkSizeBytes: 64 * KiB, keyPrefix: f.prefix });
+    await u.createOperation({ operationId: id, owner: 'saga-c1', sourcePath: file });
+    expect(await errorOf(() => u.upload(id))).toMatchObject({ code: 'CANCELLED' });
+    expect(await u.getOperation(id)).toMatchObject({ status: 'cancelled', sha256: null });
+  });
+
+  it('a one-chunk upload whose commit meets another chunk recorded at its index fails METADATA_CORRUPT and completes nothing', async () => {
+    const file = path.join(f.dir, `src-${randomId()}`);
+    await writeRandomFile(file, 1000);
+    const id = `op-${randomId()}`;
+    // Recorded while the PUT runs, after the run read the manifest as empty: describes other bytes than the source's.
+    const racing: ChunkStore = {
+      ...f.chunkStore,
+      put: async (key, ...rest) => {
+        await f.sql`insert into upload_chunks (operation_id, chunk_index, key, size, sha256, md5) values (${id}, 0, ${key}, 1000, ${'0'.repeat(64)}, ${'0'.repeat(32)})`;
+        return f.chunkStore.put(key, ...rest);
+      },
+    };
+    const u = createUploader({ sql: f.sql, chunkStore: racing, chunkSizeBytes: 64 * KiB, keyPrefix: f.prefix });
+    await u.createOperation({ operationId: id, owner: 'saga-m1', sourcePath: file });
+    expect(await errorOf(() => u.upload(id))).toMatchObject({ code: 'METADATA_CORRUPT', chunkIndex: 0 });
+    expect(await u.getOperation(id)).toMatchObject({ status: 'active', sha256: null });
+  });
+
+  it('two deliveries of a one-chunk upload at once: one completes it with the file\'s hash, the other stops, one manifest row', async () => {
+    const file = path.join(f.dir, `src-${randomId()}`);
+    const sha256 = await writeRandomFile(file, 1000);
+    let arrived = 0;
+    let bothArrived!: () => void;
+    const barrier = new Promise<void>((resolve) => (bothArrived = resolve));
+    // Both PUT before either commits, so the second commit finds the first one's row.
+    const meeting: ChunkStore = { ...f.chunkStore, put: async (...args) => { if (++arrived === 2) bothArrived(); await barrier; return f.chunkStore.put(...args); } };
+    const u = createUploader({ sql: f.sql, chunkStore: meeting, chunkSizeBytes: 64 * KiB, keyPrefix: f.prefix });
+    const op = await u.createOperation({ owner: 'saga-d1', sourcePath: file });
+    const runs = await Promise.allSettled([u.upload(op.id), u.upload(op.id)]);
+    expect(runs.filter((r) => r.status === 'fulfilled').map((r) => r.value.sha256)).toEqual([sha256]);
+    expect(runs.filter((r) => r.status === 'rejected').map((r) => (r.reason as { code?: string }).code)).toEqual(['CANCELLED']);
+    expect(await u.getOperation(op.id)).toMatchObject({ status: 'completed', sha256 });
+    const rows = [];
+    for await (const row of u.listManifest(op.id)) rows.push(row);
+    expect(rows).toHaveLength(1);
+    expect(await u.verify(op.id)).toMatchObject({ chunkCount: 1, sha256 });
   });
 
   it('catches a source modified in the uploaded prefix on resume, before uploading anything more', async () => {
