@@ -18,7 +18,7 @@ import {
 } from './manifest.ts';
 import { hashSourceChunks, readExactly } from './source-file.ts';
 import { type WholeFileHash, createWholeFileHash } from './whole-file-hash.ts';
-import { type SourceIdentity, assertSourceIntact, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
+import { type SourceIdentity, assertSourceIntact, closeSource, openValidatedSourceStat, sourceRootOf } from './validated-source.ts';
 import { type ProgressListener, type ProgressTracker, createProgressTracker } from './progress.ts';
 import { encodeChunk, maxStoredSize } from './chunk-codec.ts';
 import type { KeyProvider } from './key-provider.ts';
@@ -85,9 +85,8 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
   // Before the source is opened: an operation whose data key cannot be unwrapped (KEY_UNAVAILABLE) uploads nothing.
   const encoding = await openOperationEncoding(op, deps.keyProvider);
   const loc = { operationId: op.id, path: op.sourcePath, root: sourceRootOf(deps.sourceRoot, op.sourcePath) };
-  const fh = await openValidatedSource(loc, options.source, signal);
+  const { fh, size } = await openValidatedSourceStat(loc, options.source, signal);
   try {
-    const { size } = await statOpenSource(fh, loc, signal);
     if (size !== op.sourceSize) {
       throw new StorageError('SIZE_MISMATCH', `source ${op.sourcePath} is ${size} bytes, the operation started with ${op.sourceSize}`, { operationId });
     }
@@ -104,12 +103,16 @@ export async function runUpload(deps: UploadDeps, operationId: string, options: 
     else log?.debug(startFields, 'starting upload');
     const progress = createProgressTracker({ operationId, chunkCount, bytesTotal: op.sourceSize, listener: options.onProgress, logger: log });
     const whole = createWholeFileHash(chunkCount);
-    // The first check needs no read: the operation was read as active at the start of this run, a moment ago.
-    let statusKnown = op.status === 'active';
+    // The first check needs no read: the operation was read as active at the start of this run, a moment ago, and
+    // the descriptor was fstat-ed by the open just now (not deleted, the size checked above).
+    let firstCheck = true;
     const checkContinue = async (): Promise<void> => {
       if (options.signal?.aborted) throw cancelledError(op.id, 'aborted by the caller', options.signal.reason);
-      if (!statusKnown && (await operationStatus(deps.db, op.id)) !== 'active') throw cancelledError(op.id, 'the operation was cancelled');
-      statusKnown = false;
+      if (firstCheck) {
+        firstCheck = false;
+        if (op.status === 'active') return;
+      }
+      if ((await operationStatus(deps.db, op.id)) !== 'active') throw cancelledError(op.id, 'the operation was cancelled');
       await assertSourceIntact(fh, loc, op.sourceSize, signal);
     };
 

@@ -18,7 +18,7 @@ import {
   markCancelled,
   requireOperationWithFirstPage,
 } from './manifest.ts';
-import { type SourceIdentity, type SourceLocation, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
+import { type SourceIdentity, type SourceLocation, closeSource, openValidatedSourceStat, sourceRootOf } from './validated-source.ts';
 import { completeManifest } from './manifest-check.ts';
 import { type UploadResult, type UploadRunOptions, runUpload } from './upload.ts';
 import { type VerificationReport, type VerifyOptions, verifyUpload } from './verify-upload.ts';
@@ -129,8 +129,9 @@ function recordedIdentity(identity: SourceIdentity): { size: number; mtime: Date
 
 /** Size and mtime of a source no identity was validated for, from the file itself (opened by the path rules alone). */
 async function statSource(loc: SourceLocation): Promise<{ size: number; mtime: Date }> {
-  const fh = await openValidatedSource(loc, undefined);
-  return statOpenSource(fh, loc).finally(() => closeSource(fh));
+  const { fh, size, mtime } = await openValidatedSourceStat(loc, undefined);
+  await closeSource(fh);
+  return { size, mtime };
 }
 
 /** Creates an uploader; options are validated here. */

@@ -21,7 +21,7 @@ import type { KeyProvider } from './key-provider.ts';
 import { openOperationCipher } from './operation-encoding.ts';
 import { hashSourceChunks } from './source-file.ts';
 import { createWholeFileHash } from './whole-file-hash.ts';
-import { type SourceIdentity, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
+import { type SourceIdentity, closeSource, openValidatedSourceStat, sourceRootOf } from './validated-source.ts';
 
 /** What the gate proved. */
 export interface VerificationReport {
@@ -86,9 +86,8 @@ export async function verifyUpload(deps: VerifyDeps, operationId: string, option
   // 3. The source is still the file validated, with the size it was uploaded with.
   const signal = options.signal;
   const loc = { operationId, path: op.sourcePath, root: sourceRootOf(deps.sourceRoot, op.sourcePath) };
-  const fh = await openValidatedSource(loc, options.source, signal);
+  const { fh, size } = await openValidatedSourceStat(loc, options.source, signal);
   try {
-    const { size } = await statOpenSource(fh, loc, signal);
     if (checker.totalBytes !== size) {
       throw fail('SIZE_MISMATCH', `manifest totals ${checker.totalBytes} bytes, source ${op.sourcePath} is now ${size} bytes`);
     }
