@@ -43,13 +43,6 @@ export async function findOperation(db: StorageDb, operationId: string): Promise
   }, { operationId });
 }
 
-/** Loads an operation, throwing OPERATION_NOT_FOUND when there is none. */
-export async function requireOperation(db: StorageDb, operationId: string): Promise<OperationRecord> {
-  const op = await findOperation(db, operationId);
-  if (!op) throw new StorageError('OPERATION_NOT_FOUND', `no upload operation ${operationId}`, { operationId });
-  return op;
-}
-
 /** Inserts an operation unless its id exists; returns the row now stored (the new one or the existing one). */
 export async function insertOperation(db: StorageDb, op: NewOperation): Promise<{ record: OperationRecord; created: boolean }> {
   return withDatabaseErrors('create upload operation', async () => {
