@@ -1,5 +1,5 @@
 // Operation and manifest rows read with postgres.js' own tagged template on a small document's hot path: drizzle's
-// query building and row mapping cost several times the statement's own client CPU (about 300 µs against 70 µs a
+// query building and row mapping cost several times the statement's own client CPU (220-450 µs against 50-80 µs a
 // statement, measured), and a document issues a handful of them. The column lists and the mapping live here, once.
 import type { Sql } from 'postgres';
 import type { StorageDb } from './db.ts';
