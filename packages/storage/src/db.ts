@@ -3,8 +3,8 @@ import { type PostgresJsDatabase, drizzle } from 'drizzle-orm/postgres-js';
 import type { Sql } from 'postgres';
 import * as schema from './schema/index.ts';
 
-/** drizzle over postgres-js, knowing this package's tables. */
-export type StorageDb = PostgresJsDatabase<typeof schema>;
+/** drizzle over postgres-js, knowing this package's tables; `$client` is the pool under it (for hot-rows.ts). */
+export type StorageDb = PostgresJsDatabase<typeof schema> & { $client: Sql };
 
 /** Wraps a postgres connection pool in drizzle. */
 export function storageDb(sql: Sql): StorageDb {

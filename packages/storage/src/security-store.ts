@@ -126,7 +126,8 @@ export function createSecurityStore(sql: Sql, options: SecurityStoreOptions = {}
 
     async audit(documentId, action, actor, details = {}) {
       assertDocumentId(documentId);
-      await guard.run('append audit entry', () => db.insert(securityAudit).values({ documentId, action, actor, details }), documentId);
+      // A tagged template, not the builder: a small document's finalize step appends one (see hot-rows.ts).
+      await guard.run('append audit entry', () => sql`insert into security_audit (document_id, action, actor, details) values (${documentId}, ${action}, ${actor}, ${JSON.stringify(details)}::jsonb)`, documentId);
     },
 
     async auditTrail(documentId) {

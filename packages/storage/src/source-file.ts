@@ -1,9 +1,10 @@
 // Reading the source once it is open (validated-source.ts opens it): exact positional reads, abortable, and re-hashing.
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { StorageError } from './errors.ts';
 import { chunkLengthAt } from './chunk-layout.ts';
 import { closeSource, guarded } from './validated-source.ts';
+import type { WholeFileHash } from './whole-file-hash.ts';
 
 /** Ids attached to errors about the source. */
 interface SourceContext {
@@ -36,8 +37,8 @@ export interface HashChunksInput {
   chunkSize: number;
   /** Hash chunks [0, endIndex). */
   endIndex: number;
-  /** Fed every byte read, in order (the whole-file hash). */
-  whole: Hash;
+  /** Fed every byte read, in order, and each chunk's hash (the whole-file hash). */
+  whole: WholeFileHash;
   /** Runs before each chunk (cancellation and source checks); may throw. */
   beforeChunk?: (index: number) => Promise<void> | void;
   /** Receives each chunk's SHA-256 once its last byte is read. */
@@ -63,7 +64,9 @@ export async function hashSourceChunks(input: HashChunksInput): Promise<void> {
       h.update(view);
       input.whole.update(view);
     }
-    await input.onChunk(index, h.digest('hex'));
+    const sha256 = h.digest('hex');
+    input.whole.chunkHashed(sha256);
+    await input.onChunk(index, sha256);
   }
 }
 

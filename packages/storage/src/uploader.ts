@@ -7,8 +7,18 @@ import { InvalidOptionError, StorageError } from './errors.ts';
 import { type StorageDb, storageDb } from './db.ts';
 import type { ChunkStore, DeletionReport } from './chunk-store.ts';
 import { assertOperationId, operationKeyPrefix } from './chunk-layout.ts';
-import { type ManifestRow, type OperationRecord, findOperation, insertOperation, manifestRows, markCancelled, requireOperation } from './manifest.ts';
-import { type SourceIdentity, closeSource, openValidatedSource, sourceRootOf, statOpenSource } from './validated-source.ts';
+import {
+  type ManifestRow,
+  type OperationRecord,
+  type OperationWithFirstPage,
+  findOperation,
+  insertOperation,
+  manifestRows,
+  manifestRowsFrom,
+  markCancelled,
+  requireOperationWithFirstPage,
+} from './manifest.ts';
+import { type SourceIdentity, type SourceLocation, closeSource, openValidatedSourceStat, sourceRootOf } from './validated-source.ts';
 import { completeManifest } from './manifest-check.ts';
 import { type UploadResult, type UploadRunOptions, runUpload } from './upload.ts';
 import { type VerificationReport, type VerifyOptions, verifyUpload } from './verify-upload.ts';
@@ -54,11 +64,14 @@ export interface CreateOperationInput {
   operationId?: string;
   /** The saga id or another owner string. */
   owner: string;
-  /** Absolute path of the source file; it must exist. */
+  /** Absolute path of the source file; it must exist (checked here only without `source`, else when it is read). */
   sourcePath: string;
   /** Overrides the uploader's chunk size for this operation. */
   chunkSizeBytes?: number;
-  /** The source's identity fixed at validation; another file at its path is refused (SOURCE_REPLACED). */
+  /**
+   * The source's identity fixed at validation: its size and mtime are recorded without opening the file, and the
+   * upload and the gate refuse another file at its path (SOURCE_REPLACED) before reading it.
+   */
   source?: SourceIdentity;
   /** The document's security level: 'confidential' and 'restricted' are always encrypted, others per encryptAtRest. */
   securityLevel?: string;
@@ -73,7 +86,10 @@ export interface PublishManifestInput {
 
 /** The uploader's operations. */
 export interface Uploader {
-  /** Starts an operation (records source size and mtime); idempotent for the same id, owner and source. */
+  /**
+   * Starts an operation (records source size and mtime: from `source` when given, without opening the file; else from
+   * the file); idempotent for the same id, owner and source.
+   */
   createOperation(input: CreateOperationInput): Promise<OperationRecord>;
   /** Uploads the operation's source, resuming from its manifest; a completed operation returns at once. */
   upload(operationId: string, options?: UploadRunOptions): Promise<UploadResult>;
@@ -102,6 +118,22 @@ export interface Uploader {
 
 const MiB = 1024 * 1024;
 
+/**
+ * Size and mtime of a source validated earlier, taken from its identity: creation reads nothing. Every read of the
+ * source (the upload, the gate) opens it through openValidatedSource with that identity, so a file replaced since is
+ * refused (SOURCE_REPLACED) before a byte of it is read, and one resized since is SIZE_MISMATCH.
+ */
+function recordedIdentity(identity: SourceIdentity): { size: number; mtime: Date } {
+  return { size: identity.size, mtime: new Date(identity.mtimeMs) };
+}
+
+/** Size and mtime of a source no identity was validated for, from the file itself (opened by the path rules alone). */
+async function statSource(loc: SourceLocation): Promise<{ size: number; mtime: Date }> {
+  const { fh, size, mtime } = await openValidatedSourceStat(loc, undefined);
+  await closeSource(fh);
+  return { size, mtime };
+}
+
 /** Creates an uploader; options are validated here. */
 export function createUploader(options: UploaderOptions): Uploader {
   const sql = requiredOption('sql', options.sql);
@@ -118,13 +150,15 @@ export function createUploader(options: UploaderOptions): Uploader {
   const keyProvider = encoding.keyProvider;
   const db: StorageDb = storageDb(sql);
 
-  async function completedOperation(operationId: string, what: string): Promise<OperationRecord> {
-    const op = await requireOperation(db, operationId);
+  // The operation and the first page of its manifest in one statement: a small document's whole manifest.
+  async function completedOperation(operationId: string, what: string): Promise<OperationWithFirstPage> {
+    const read = await requireOperationWithFirstPage(db, operationId, manifestPageSize);
+    const { op } = read;
     if (op.status !== 'completed' || !op.sha256) throw new StorageError('UPLOAD_INCOMPLETE', `operation ${operationId} is ${op.status}; only a completed upload can be ${what}`, { operationId });
-    return op;
+    return read;
   }
-  async function* refs(op: OperationRecord): AsyncGenerator<StoredChunkRef> {
-    for await (const row of completeManifest(op, manifestRows(db, op.id, manifestPageSize))) yield chunkRefOf(row);
+  async function* refs(read: OperationWithFirstPage): AsyncGenerator<StoredChunkRef> {
+    for await (const row of completeManifest(read.op, manifestRowsFrom(db, read))) yield chunkRefOf(row);
   }
 
   return {
@@ -133,9 +167,7 @@ export function createUploader(options: UploaderOptions): Uploader {
       assertOperationId(operationId);
       if (!input.owner) throw new InvalidOptionError('owner', 'is required');
       const chunkSize = intOption('chunkSizeBytes', input.chunkSizeBytes, chunkSizeBytes, 1, 1024 * MiB);
-      const loc = { operationId, path: input.sourcePath, root: sourceRootOf(sourceRoot, input.sourcePath) };
-      const fh = await openValidatedSource(loc, input.source);
-      const source = await statOpenSource(fh, loc).finally(() => closeSource(fh));
+      const source = input.source ? recordedIdentity(input.source) : await statSource({ operationId, path: input.sourcePath, root: sourceRootOf(sourceRoot, input.sourcePath) });
       // A replayed creation keeps the first one's data key; a new one gets its encoding (and key) chosen here, once. An
       // operation without a key needs no look-up first: on a replay the insert conflicts and returns the stored row.
       const existing = mustEncrypt(encoding.encryptAtRest, input.securityLevel) ? await findOperation(db, operationId) : undefined;
@@ -179,16 +211,17 @@ export function createUploader(options: UploaderOptions): Uploader {
     listManifest: (operationId) => manifestRows(db, operationId, manifestPageSize),
 
     async openReadStream(operationId, readOptions = {}) {
-      const op = await completedOperation(operationId, 'read');
+      const read = await completedOperation(operationId, 'read');
+      const { op } = read;
       // Unwrapped before the first byte: a retired key fails the request (KEY_UNAVAILABLE), not the stream midway.
       const cipher = await openOperationCipher(op, keyProvider);
-      return openChunkStream(chunkStore, refs(op), cipher, { operationId, size: op.sourceSize, sha256: op.sha256 as string }, readOptions);
+      return openChunkStream(chunkStore, refs(read), cipher, { operationId, size: op.sourceSize, sha256: op.sha256 as string }, readOptions);
     },
 
     async publishManifest(operationId, input, publishOptions = {}) {
-      const op = await completedOperation(operationId, 'published');
-      const cipher = await openOperationCipher(op, keyProvider);
-      const manifest = await buildBucketManifest(op, refs(op), input, cipher);
+      const read = await completedOperation(operationId, 'published');
+      const cipher = await openOperationCipher(read.op, keyProvider);
+      const manifest = await buildBucketManifest(read.op, refs(read), input, cipher);
       const key = await writeBucketManifest(chunkStore, manifest, publishOptions);
       logger?.debug({ operationId, key, chunks: manifest.chunks.length, encrypted: cipher !== undefined }, 'manifest object written');
       return key;

@@ -1,5 +1,5 @@
 // The vector downstream store: a document's text, streamed into ~N-character chunks, embedded and inserted in batches.
-import { and, count, desc, eq, gte, sql as raw } from 'drizzle-orm';
+import { and, count, desc, eq, sql as raw } from 'drizzle-orm';
 import type { Sql } from 'postgres';
 import { StorageError } from './errors.ts';
 import { storageDb } from './db.ts';
@@ -68,21 +68,19 @@ export function createVectorStore(sql: Sql, embedder: Embedder, options: VectorS
       let characters = 0;
       let batch: string[] = [];
       // An earlier, longer run of the same document may have left chunks past the new end: the last flush trims them in
-      // the same statement (a text of one batch, the common case, costs one round trip).
-      const trim = () => db.delete(vectorChunks).where(and(eq(vectorChunks.documentId, documentId), gte(vectorChunks.chunkIndex, chunks)));
+      // the same statement (a text of one batch, the common case, costs one round trip). postgres.js' tagged template,
+      // not drizzle's builder: a small document's vector_insert is this one statement (see hot-rows.ts).
+      const sql = db.$client;
+      const trim = () => sql`delete from vector_chunks where document_id = ${documentId} and chunk_index >= ${chunks}`;
       const flush = async (last: boolean): Promise<boolean> => {
         if (!batch.length) return false;
         const vectors = await embedBatch(batch, signal);
         const first = chunks - batch.length;
-        const rows = batch.map((content, i) => ({ documentId, chunkIndex: first + i, content, embedding: vectors[i]!, model: embedder.model }));
-        const insert = db
-          .insert(vectorChunks)
-          .values(rows)
-          .onConflictDoUpdate({
-            target: [vectorChunks.documentId, vectorChunks.chunkIndex],
-            set: { content: raw`excluded.content`, embedding: raw`excluded.embedding`, model: raw`excluded.model` },
-          });
-        await guard.run('insert vector chunks', () => (last ? db.execute(raw`with trimmed as ${trim()} ${insert.getSQL()}`) : insert), documentId);
+        const rows = batch.map((content, i) => ({ document_id: documentId, chunk_index: first + i, content, embedding: vectors[i]!, model: embedder.model }));
+        const insert = sql`
+          insert into vector_chunks ${sql(rows, 'document_id', 'chunk_index', 'content', 'embedding', 'model')}
+          on conflict (document_id, chunk_index) do update set content = excluded.content, embedding = excluded.embedding, model = excluded.model`;
+        await guard.run('insert vector chunks', () => (last ? sql`with trimmed as (${trim()}) ${insert}` : insert), documentId);
         batch = [];
         return last;
       };

@@ -79,6 +79,8 @@ describe('relational store', () => {
     expect(again.createdAt).toEqual(first.createdAt);
     expect((await f.sql`select count(*)::int as n from documents where id = ${id}`)[0]!.n).toBe(1);
     expect(await store.get(id)).toMatchObject({ title: 'Report v2', metadata: { pages: 3 } });
+    // upsert maps its returned row itself (not through drizzle): it must read exactly as get's row does.
+    expect(await store.get(id)).toEqual(again);
     expect(await store.remove(id)).toBe(true);
     expect(await store.remove(id)).toBe(false);
     expect(await store.get(id)).toBeUndefined();

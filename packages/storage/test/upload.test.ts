@@ -1,10 +1,10 @@
 // Streaming upload against the real S3 server and PostgreSQL: sizes at the edges, progress, cancellation, resume.
 import { createHash } from 'node:crypto';
-import { truncate, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, stat, symlink, truncate, unlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { type UploadProgress, createUploader, isRetryableStorageError } from '../src/index.ts';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { type ChunkStore, type UploadProgress, createUploader, identifySource, isRetryableStorageError } from '../src/index.ts';
 import { type StorageFixture, errorOf, hashStream, randomId, setUpStorage, writeRandomFile } from './support.ts';
 
 const KiB = 1024;
@@ -54,6 +54,19 @@ describe('upload', () => {
     expect(await keysUnder(op.keyPrefix)).toEqual([`${op.keyPrefix}00000000`]);
   });
 
+  // A one-chunk source's whole-file hash is its chunk's hash (the bytes are hashed once): it must still be the file's.
+  it('records the file\'s sha256 for one chunk and for several: fresh, resumed over a stored chunk, and at the gate', async () => {
+    for (const [size, chunks] of [[64 * KiB, 1], [64 * KiB - 3, 1], [64 * KiB + 1, 2]] as const) {
+      const { u, op, sha256, result, report } = await roundTrip(size, 64 * KiB);
+      expect(result).toMatchObject({ chunkCount: chunks, sha256 });
+      expect(report.sha256).toBe(sha256);
+      // The process died after the last commit and before completion: the rerun re-hashes the stored chunks from the source.
+      await f.sql`update upload_operations set status = 'active', sha256 = null where id = ${op.id}`;
+      expect(await u.upload(op.id)).toMatchObject({ chunksUploaded: 0, chunksSkipped: chunks, sha256 });
+      expect(await u.getOperation(op.id)).toMatchObject({ status: 'completed', sha256 });
+    }
+  });
+
   it('uploads a size that is an exact multiple of the chunk size without an empty tail chunk', async () => {
     const { u, op, sha256, result, report, back } = await roundTrip(4 * 64 * KiB, 64 * KiB);
     expect(result).toMatchObject({ chunkCount: 4, sha256, chunksUploaded: 4 });
@@ -70,6 +83,18 @@ describe('upload', () => {
     expect(result).toMatchObject({ chunkCount: 4, totalBytes: 3 * 64 * KiB + 17, sha256 });
     expect(back.sha256).toBe(sha256);
     expect(await u.getOperation(op.id)).toMatchObject({ status: 'completed', sha256 });
+  });
+
+  // The operation and the first manifest page come in one read; a longer manifest streams on after that page.
+  it.each([1, 3, 4, 5])('reads back and publishes a four-chunk document with %i manifest rows a page', async (pageSize) => {
+    const { op, sha256 } = await roundTrip(3 * 64 * KiB + 5, 64 * KiB);
+    const u = createUploader({ sql: f.sql, chunkStore: f.chunkStore, chunkSizeBytes: 64 * KiB, keyPrefix: f.prefix, manifestPageSize: pageSize });
+    expect(await hashStream(await u.openReadStream(op.id))).toEqual({ size: 3 * 64 * KiB + 5, sha256 });
+    const key = await u.publishManifest(op.id, { documentId: 'd', metadata: {} });
+    const out = await f.client.send(new GetObjectCommand({ Bucket: f.bucket, Key: key }));
+    const manifest = JSON.parse(await out.Body!.transformToString()) as { sha256: string; chunks: { index: number }[] };
+    expect(manifest.sha256).toBe(sha256);
+    expect(manifest.chunks.map((c) => c.index)).toEqual([0, 1, 2, 3]);
   });
 
   it('returns a completed operation again without uploading anything', async () => {
@@ -124,6 +149,38 @@ describe('operations', () => {
     expect(await errorOf(() => u.upload('no-such-op'))).toMatchObject({ code: 'OPERATION_NOT_FOUND' });
   });
 
+  it('createOperation with a validated identity records it without opening the file; the upload refuses a file replaced since, unread', async () => {
+    const u = uploader();
+    const dir = path.join(f.dir, `root-${randomId()}`);
+    await mkdir(dir);
+    const file = path.join(dir, 'doc.bin');
+    await writeRandomFile(file, 100);
+    const source = await identifySource({ root: dir, path: file });
+    // Swapped after validation for a symlink to a file outside the root whose atime is older than its mtime: any read moves it.
+    const secret = path.join(f.dir, `secret-${randomId()}`);
+    await writeFile(secret, 's'.repeat(100));
+    await utimes(secret, new Date('2020-01-01'), new Date());
+    const atime = (await stat(secret)).atimeMs;
+    await unlink(file);
+    await symlink(secret, file);
+    const op = await u.createOperation({ owner: 'saga-i', sourcePath: file, source });
+    expect(op).toMatchObject({ status: 'active', sourceSize: 100, sourceMtime: new Date(source.mtimeMs) });
+    expect(await errorOf(() => u.upload(op.id, { source }))).toMatchObject({ code: 'SOURCE_REPLACED' });
+    expect((await stat(secret)).atimeMs).toBe(atime);
+    expect(await keysUnder(op.keyPrefix)).toEqual([]);
+  });
+
+  it('createOperation with a validated identity records the size validated: a file grown since is SIZE_MISMATCH at the upload', async () => {
+    const u = uploader();
+    const file = path.join(f.dir, `src-${randomId()}`);
+    await writeRandomFile(file, 100);
+    const source = await identifySource({ root: f.dir, path: file });
+    await appendFile(file, 'more');
+    const op = await u.createOperation({ owner: 'saga-g', sourcePath: file, source });
+    expect(op.sourceSize).toBe(100);
+    expect(await errorOf(() => u.upload(op.id, { source }))).toMatchObject({ code: 'SIZE_MISMATCH' });
+  });
+
   it('validates options at construction', () => {
     expect(() => createUploader({ sql: f.sql, chunkStore: f.chunkStore, chunkSizeBytes: 0 })).toThrow(/chunkSizeBytes/);
     expect(() => createUploader({ sql: f.sql, chunkStore: f.chunkStore, concurrency: 1.5 })).toThrow(/concurrency/);
@@ -169,6 +226,56 @@ describe('cancellation and source changes', () => {
     expect((await u.cancelOperation(op.id))?.status).toBe('cancelled');
     expect(await errorOf(() => u.upload(op.id))).toMatchObject({ code: 'CANCELLED' });
     expect(await u.cancelOperation('never-created')).toBeUndefined();
+  });
+
+  // A one-chunk upload completes the operation in its chunk's commit: only if the operation is still active.
+  it('a one-chunk upload whose operation is cancelled during its PUT fails CANCELLED and leaves the operation cancelled', async () => {
+    const file = path.join(f.dir, `src-${randomId()}`);
+    await writeRandomFile(file, 1000);
+    const id = `op-${randomId()}`;
+    const cancelling: ChunkStore = { ...f.chunkStore, put: async (...args) => (await u.cancelOperation(id), f.chunkStore.put(...args)) };
+    const u = createUploader({ sql: f.sql, chunkStore: cancelling, chunkSizeBytes: 64 * KiB, keyPrefix: f.prefix });
+    await u.createOperation({ operationId: id, owner: 'saga-c1', sourcePath: file });
+    expect(await errorOf(() => u.upload(id))).toMatchObject({ code: 'CANCELLED' });
+    expect(await u.getOperation(id)).toMatchObject({ status: 'cancelled', sha256: null });
+  });
+
+  it('a one-chunk upload whose commit meets another chunk recorded at its index fails METADATA_CORRUPT and completes nothing', async () => {
+    const file = path.join(f.dir, `src-${randomId()}`);
+    await writeRandomFile(file, 1000);
+    const id = `op-${randomId()}`;
+    // Recorded while the PUT runs, after the run read the manifest as empty: describes other bytes than the source's.
+    const racing: ChunkStore = {
+      ...f.chunkStore,
+      put: async (key, ...rest) => {
+        await f.sql`insert into upload_chunks (operation_id, chunk_index, key, size, sha256, md5) values (${id}, 0, ${key}, 1000, ${'0'.repeat(64)}, ${'0'.repeat(32)})`;
+        return f.chunkStore.put(key, ...rest);
+      },
+    };
+    const u = createUploader({ sql: f.sql, chunkStore: racing, chunkSizeBytes: 64 * KiB, keyPrefix: f.prefix });
+    await u.createOperation({ operationId: id, owner: 'saga-m1', sourcePath: file });
+    expect(await errorOf(() => u.upload(id))).toMatchObject({ code: 'METADATA_CORRUPT', chunkIndex: 0 });
+    expect(await u.getOperation(id)).toMatchObject({ status: 'active', sha256: null });
+  });
+
+  it('two deliveries of a one-chunk upload at once: one completes it with the file\'s hash, the other stops, one manifest row', async () => {
+    const file = path.join(f.dir, `src-${randomId()}`);
+    const sha256 = await writeRandomFile(file, 1000);
+    let arrived = 0;
+    let bothArrived!: () => void;
+    const barrier = new Promise<void>((resolve) => (bothArrived = resolve));
+    // Both PUT before either commits, so the second commit finds the first one's row.
+    const meeting: ChunkStore = { ...f.chunkStore, put: async (...args) => { if (++arrived === 2) bothArrived(); await barrier; return f.chunkStore.put(...args); } };
+    const u = createUploader({ sql: f.sql, chunkStore: meeting, chunkSizeBytes: 64 * KiB, keyPrefix: f.prefix });
+    const op = await u.createOperation({ owner: 'saga-d1', sourcePath: file });
+    const runs = await Promise.allSettled([u.upload(op.id), u.upload(op.id)]);
+    expect(runs.filter((r) => r.status === 'fulfilled').map((r) => r.value.sha256)).toEqual([sha256]);
+    expect(runs.filter((r) => r.status === 'rejected').map((r) => (r.reason as { code?: string }).code)).toEqual(['CANCELLED']);
+    expect(await u.getOperation(op.id)).toMatchObject({ status: 'completed', sha256 });
+    const rows = [];
+    for await (const row of u.listManifest(op.id)) rows.push(row);
+    expect(rows).toHaveLength(1);
+    expect(await u.verify(op.id)).toMatchObject({ chunkCount: 1, sha256 });
   });
 
   it('catches a source modified in the uploaded prefix on resume, before uploading anything more', async () => {

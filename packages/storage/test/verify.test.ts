@@ -76,6 +76,23 @@ describe('verify', () => {
     expect(err.message).toContain('was modified');
   });
 
+  // A manifest shorter than a page is read once, with the operation, and passed over from memory; a longer one is
+  // streamed page by page for each pass: both must reach every chunk of a six-chunk manifest.
+  it.each([1, 5, 6, 7, 1000])('with %i manifest rows a page: passes intact, finds the last chunk gone on the server or modified in the source', async (pageSize) => {
+    const paged = (u: { op: { id: string } }) =>
+      createUploader({ sql: f.sql, chunkStore: f.chunkStore, chunkSizeBytes: CHUNK, keyPrefix: f.prefix, manifestPageSize: pageSize }).verify(u.op.id);
+    const gone = await uploaded();
+    expect(await paged(gone)).toMatchObject({ chunkCount: 6, sha256: gone.sha256 });
+    await f.client.send(new DeleteObjectCommand({ Bucket: f.bucket, Key: gone.key(5) }));
+    expect(await errorOf(() => paged(gone))).toMatchObject({ code: 'CHUNK_COUNT_MISMATCH', key: gone.key(5) });
+
+    const modified = await uploaded();
+    const fh = await open(modified.file, 'r+');
+    await fh.write(Buffer.from('tampered'), 0, 8, 5 * CHUNK + 3);
+    await fh.close();
+    expect(await errorOf(() => paged(modified))).toMatchObject({ code: 'HASH_MISMATCH', chunkIndex: 5, key: modified.key(5) });
+  });
+
   it('fails SIZE_MISMATCH when the source changed size, and FILE_NOT_FOUND when it is gone', async () => {
     const { u, op, file } = await uploaded();
     await truncate(file, 5 * CHUNK + 200);

@@ -182,10 +182,12 @@ describe('the source swapped after validation (issue 14)', () => {
   // Inputs written by a producer before identities were recorded: the saga's input has no sourceIdentity.
   const forgetIdentity = (sagaId: string) => w.h.sql`update saga_instances set input = input - 'sourceIdentity' where id = ${sagaId}`;
 
-  it('a saga submitted without an identity is pinned by validate_file: a swap after it is still SOURCE_REPLACED', async () => {
+  // start_streaming records the pinned identity without opening the file: the upload is the first to open it, and refuses it.
+  it('a saga submitted without an identity is pinned by validate_file: a swap after it is still SOURCE_REPLACED, the secret unread', async () => {
     const rt = await w.runtimeHolding([doQueue('validate_file'), doQueue('start_streaming')]);
     const file = await w.h.writeSource('legacy.bin', 1024);
     const secret = await secretFile('legacy-token');
+    const atime = await secret.atimeMs();
     const ids = await submit(rt, 'legacy.bin');
     await forgetIdentity(ids.sagaId);
     await w.release([doQueue('validate_file')]);
@@ -194,7 +196,8 @@ describe('the source swapped after validation (issue 14)', () => {
     await symlink(secret.file, file);
     await w.release([doQueue('start_streaming')]);
     const status = await ended(w, rt, ids.sagaId);
-    expect(status).toMatchObject({ status: 'compensated', failure: { reason: 'SOURCE_REPLACED', step: 'start_streaming' } });
+    expect(status).toMatchObject({ status: 'compensated', failure: { reason: 'SOURCE_REPLACED', step: 'chunked_upload' } });
+    expect(await secret.atimeMs()).toBe(atime);
     await expectNothingLeft(w, ids);
     await expectConsistent(w);
   });
