@@ -56,9 +56,19 @@ export async function runPhase(core: EngineCore, p: PhaseInput): Promise<PhaseOu
   const isAction = payload.phase === 'action';
   const lease = core.timings.leaseMs;
 
-  // Progress is written at most once an interval, counted from the start: a step that ends within its first interval
-  // (a small document's whole upload) writes none, and the status derives a finished upload's progress from its step.
+  // Progress is written at most once an interval, counted from the start, and the latest report of an interval is
+  // written at its end: a step that ends within its first interval (a small document's whole upload) writes none, and
+  // a step that stalls after a burst of reports (a held PUT) still shows where it stands.
   let lastProgressAt = Date.now();
+  let pendingProgress: JsonObject | undefined;
+  let trailingWrite: NodeJS.Timeout | undefined;
+  const writeProgress = async (progress: JsonObject): Promise<void> => {
+    lastProgressAt = Date.now();
+    pendingProgress = undefined;
+    if (trailingWrite) clearTimeout(trailingWrite);
+    trailingWrite = undefined;
+    await renew(progress);
+  };
   const renew = async (progress?: JsonObject): Promise<void> => {
     const set: Partial<typeof sagaInstances.$inferInsert> = {
       // SQL expression: the lease is measured on the database clock, like every other lease check.
@@ -110,10 +120,12 @@ export async function runPhase(core: EngineCore, p: PhaseInput): Promise<PhaseOu
       await core.locks.release(p.lockKeys, payload.sagaId);
     },
     async reportProgress(progress) {
-      const now = Date.now();
-      if (now - lastProgressAt < core.timings.progressIntervalMs) return;
-      lastProgressAt = now;
-      await renew(progress);
+      const wait = lastProgressAt + core.timings.progressIntervalMs - Date.now();
+      if (wait <= 0) return writeProgress(progress);
+      pendingProgress = progress;
+      trailingWrite ??= setTimeout(() => {
+        if (pendingProgress) writeProgress(pendingProgress).catch((err: unknown) => p.log.warn({ err }, 'progress write failed'));
+      }, wait);
     },
   };
 
@@ -150,6 +162,7 @@ export async function runPhase(core: EngineCore, p: PhaseInput): Promise<PhaseOu
   } finally {
     for (const t of timers) clearTimeout(t);
     clearInterval(heartbeat);
+    if (trailingWrite) clearTimeout(trailingWrite);
     core.shutdown.signal.removeEventListener('abort', onShutdown);
     if (abortWaiter) controller.signal.removeEventListener('abort', abortWaiter);
   }
