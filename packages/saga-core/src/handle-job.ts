@@ -10,7 +10,7 @@ import { readStoredSaga, type RunContext } from './run-context.ts';
 import { CompensationFailed, isRollbackRequired, type Leftover } from './errors.ts';
 import { resolveStore, type UndeclaredStoreError } from './store-registry.ts';
 import { lockSaga } from './load-saga.ts';
-import { storedLockKeys } from './exclusivity.ts';
+import { storedLockKeys } from './lock-keys.ts';
 import { isLongRunning } from './long-running.ts';
 import type { Tx } from './db.ts';
 import { jobIdOf, parseJobPayload, queueName, type JobPayload } from './queues.ts';

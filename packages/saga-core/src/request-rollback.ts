@@ -2,7 +2,7 @@
 // otherwise by flagging it so the running step aborts at its next check.
 import { emitEvent, type EngineCore } from './core.ts';
 import { SagaNotFoundError } from './errors.ts';
-import { storedLockKeys } from './exclusivity.ts';
+import { storedLockKeys } from './lock-keys.ts';
 import { lockSaga } from './load-saga.ts';
 import { jobIdOf, queueName } from './queues.ts';
 import type { SagaDefinition } from './types.ts';

@@ -2,7 +2,7 @@
 // step, its deadline and state. Kept per worker process for the job this process just dispatched, so that on the
 // success path a step costs no read at all; a miss (another process dispatched the job) costs one SELECT.
 import type { Sql } from 'postgres';
-import { storedLockKeys } from './exclusivity.ts';
+import { storedLockKeys } from './lock-keys.ts';
 import type { JsonValue } from './types.ts';
 
 /** The saga as a step about to run sees it. Input and committed outputs never change, so a copy stays valid. */

@@ -1,7 +1,7 @@
 // The stores a saga's steps write to, declared on its definition: how to undo a leftover and how to tell whether
 // it is still there. The janitor's retries and a consistency checker resolve every leftover through this one table.
 import { SagaError } from './errors.ts';
-import type { JsonValue } from './types.ts';
+import type { JsonValue } from './json.ts';
 
 /** A recorded leftover as a store sees it (a `failed_cleanups` row). */
 export interface LeftoverRecord {

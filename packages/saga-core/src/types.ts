@@ -10,10 +10,9 @@ import type { Logger } from 'pino';
 import type { SagaState, SagaStatus, StageMachine, StepState } from './state-machine.ts';
 import type { StoreRegistry } from './store-registry.ts';
 
-/** Any value that survives a JSON round trip (inputs and step outputs are stored as jsonb). */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-/** A JSON object. */
-export type JsonObject = { [key: string]: JsonValue };
+import type { JsonObject, JsonValue } from './json.ts';
+
+export type { JsonObject, JsonValue } from './json.ts';
 
 /** Outputs of a saga's steps by step name. A definition may name each step's output type; the default is untyped JSON. */
 export type StepOutputs = { [step: string]: JsonValue };

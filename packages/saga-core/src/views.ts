@@ -2,7 +2,7 @@
 import { and, asc, eq, gt, isNull, sql as dsql } from 'drizzle-orm';
 import type { Db } from './db.ts';
 import { SagaNotFoundError } from './errors.ts';
-import { storedLockKeys } from './exclusivity.ts';
+import { storedLockKeys } from './lock-keys.ts';
 import { failedCleanups, sagaEvents, sagaInstances, sagaSteps } from './schema.ts';
 import type { SagaStatus } from './state-machine.ts';
 import type { JsonObject, JsonValue, SagaEventView, SagaFailure, SagaStats, SagaView, StepStatus } from './types.ts';

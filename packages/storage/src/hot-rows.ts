@@ -4,8 +4,12 @@
 import type { Sql } from 'postgres';
 import type { StorageDb } from './db.ts';
 import type { ChunkCodec } from './chunk-codec.ts';
-import { UPLOAD_STATUSES, type UploadStatus } from './schema/upload-operations.ts';
-import type { ManifestRow, OperationRecord } from './manifest.ts';
+import { UPLOAD_STATUSES, type UploadStatus, type uploadOperations } from './schema/upload-operations.ts';
+import type { uploadChunks } from './schema/upload-chunks.ts';
+
+// The row types manifest.ts exports, from the schema itself: manifest.ts builds on this file, not the other way round.
+type OperationRecord = typeof uploadOperations.$inferSelect;
+type ManifestRow = typeof uploadChunks.$inferSelect;
 
 /** The postgres.js pool under the storage's drizzle handle (same connections, same transaction scope). */
 export function rawSql(db: StorageDb): Sql {
