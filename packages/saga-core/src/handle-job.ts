@@ -365,9 +365,7 @@ async function afterCommit(core: EngineCore, result: TransitionResult, sagaId: s
 }
 
 async function sagaEnded(core: EngineCore, sagaId: string, lockKeys: readonly string[], name: string, status: string): Promise<void> {
-  if (lockKeys.length > 0) {
-    await core.locks.release(lockKeys, sagaId).catch((err: unknown) => core.logger.warn({ err, sagaId, lockKeys }, 'lock release failed; it expires on its own'));
-  }
+  await core.locks.release(lockKeys, sagaId).catch((err: unknown) => core.logger.warn({ err, sagaId, lockKeys }, 'lock release failed; it expires on its own'));
   core.logger.info({ sagaId, saga: name, status }, `saga ended ${status}`);
   emitEvent(core, 'saga_ended', { sagaId, sagaName: name, status: status as SagaStatus });
 }

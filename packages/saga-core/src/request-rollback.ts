@@ -57,8 +57,10 @@ export async function requestRollback(core: EngineCore, sagaId: string, reason: 
   });
   if (out.result) {
     await core.dispatcher.dispatch(out.result.outbox);
-    if (out.result.ended) await core.locks.release(storedLockKeys(out.ls.saga), sagaId).catch(() => 0);
-    if (out.result.ended) emitEvent(core, 'saga_ended', { sagaId, sagaName: out.ls.def.name, status: out.ls.saga.status as SagaStatus });
+    if (out.result.ended) {
+      await core.locks.release(storedLockKeys(out.ls.saga), sagaId).catch(() => 0);
+      emitEvent(core, 'saga_ended', { sagaId, sagaName: out.ls.def.name, status: out.ls.saga.status as SagaStatus });
+    }
   }
   return { accepted: out.accepted, state: out.state };
 }

@@ -131,7 +131,7 @@ export async function runPhase(core: EngineCore, p: PhaseInput): Promise<PhaseOu
 
   const fn = isAction ? step.action : step.compensation;
   const work = (async () => {
-    if (isAction && p.lockKeys.length > 0 && !p.lockChecked) await ensureLocks(core, p.lockKeys, payload.sagaId, p.deadlineAt);
+    if (isAction && !p.lockChecked) await ensureLocks(core, p.lockKeys, payload.sagaId, p.deadlineAt);
     return fn ? ((await fn(ctx)) ?? null) : null;
   })();
   let abortWaiter: (() => void) | undefined;

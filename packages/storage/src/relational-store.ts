@@ -91,7 +91,6 @@ export function createRelationalStore(sql: Sql, options: RelationalStoreOptions 
       // postgres.js' tagged template, not drizzle's builder: one of a small document's few statements, and the builder
       // costs several times the statement's own client CPU (see hot-rows.ts). Params that drizzle's transparent
       // serializers would pass through untouched (jsonb) are sent as text.
-      const sql = db.$client;
       const rows = await guard.run(
         'upsert document',
         () =>

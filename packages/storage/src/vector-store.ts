@@ -70,7 +70,6 @@ export function createVectorStore(sql: Sql, embedder: Embedder, options: VectorS
       // An earlier, longer run of the same document may have left chunks past the new end: the last flush trims them in
       // the same statement (a text of one batch, the common case, costs one round trip). postgres.js' tagged template,
       // not drizzle's builder: a small document's vector_insert is this one statement (see hot-rows.ts).
-      const sql = db.$client;
       const trim = () => sql`delete from vector_chunks where document_id = ${documentId} and chunk_index >= ${chunks}`;
       const flush = async (last: boolean): Promise<boolean> => {
         if (!batch.length) return false;

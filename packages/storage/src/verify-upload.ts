@@ -68,7 +68,7 @@ export async function verifyUpload(deps: VerifyDeps, operationId: string, option
   // checked live: each chunk's object is HEADed on the server (4: a chunk deleted by then is missing) and the source
   // is re-hashed against the rows and the recorded whole-file hash (5). A longer manifest is streamed page by page
   // for each pass, as before.
-  const rows = (): AsyncGenerator<ManifestRow> => (isWholeManifest(read) ? fromMemory(read.firstPage) : manifestRows(deps.db, op.id, deps.manifestPageSize));
+  const rows = (): AsyncGenerator<ManifestRow> => (isWholeManifest(read) ? manifestRowsFrom(deps.db, read) : manifestRows(deps.db, op.id, deps.manifestPageSize));
 
   // 1. The manifest is whole and consistent with the operation.
   const checker = createManifestChecker(op);
@@ -103,10 +103,6 @@ export async function verifyUpload(deps: VerifyDeps, operationId: string, option
 
   log?.debug({ chunkCount: expectedCount, totalBytes: op.sourceSize }, 'upload verified');
   return { operationId, chunkCount: expectedCount, totalBytes: op.sourceSize, sha256: op.sha256 };
-}
-
-async function* fromMemory(rows: readonly ManifestRow[]): AsyncGenerator<ManifestRow> {
-  yield* rows;
 }
 
 type Fail = (code: 'CHUNK_COUNT_MISMATCH' | 'SIZE_MISMATCH' | 'HASH_MISMATCH', message: string, row?: ManifestRow) => StorageError;
