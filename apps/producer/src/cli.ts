@@ -37,42 +37,37 @@ async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.
     .exitOverride()
     .showHelpAfterError();
 
-  program
-    .command('enqueue')
-    .description('start ingesting <file> (relative to SOURCE_ROOT, or an absolute path inside it)')
+  // What enqueue and replace share: a document's metadata options, and submitting it (with a progress bar on --wait).
+  const documentCommand = (name: string, description: string): Command =>
+    program
+      .command(name)
+      .description(description)
+      .option('--title <title>', 'document title (default: the file name)')
+      .option('--category <category>', 'document category')
+      .addOption(new Option('--security-level <level>', 'security level').choices(['public', 'internal', 'confidential', 'restricted']))
+      .option('--text-path <path>', 'extracted text of the document, relative to SOURCE_ROOT')
+      .option('--wait', 'show progress until the saga ends; exit 0 only if it completed');
+  const submit = async (api: ProducerClient, body: EnqueueBody, options: EnqueueOptions): Promise<void> => {
+    const started = Date.now();
+    const accepted = await api.enqueue(body, options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey });
+    process.stdout.write(`${JSON.stringify(accepted)}\n`);
+    if (options.wait) exitCode = await waitWithProgress(api, accepted.sagaId, started);
+  };
+
+  documentCommand('enqueue', 'start ingesting <file> (relative to SOURCE_ROOT, or an absolute path inside it)')
     .argument('<file>', 'source file')
-    .option('--title <title>', 'document title (default: the file name)')
-    .option('--category <category>', 'document category')
-    .addOption(new Option('--security-level <level>', 'security level').choices(['public', 'internal', 'confidential', 'restricted']))
-    .option('--text-path <path>', 'extracted text of the document, relative to SOURCE_ROOT')
     .option('--idempotency-key <key>', 'same key → same saga')
-    .option('--wait', 'show progress until the saga ends; exit 0 only if it completed')
     .action(async (file: string, options: EnqueueOptions) => {
       const { settings, api } = connect();
-      const body = documentBody(file, options, settings.sourceRoot);
-      const started = Date.now();
-      const accepted = await api.enqueue(body, options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey });
-      process.stdout.write(`${JSON.stringify(accepted)}\n`);
-      if (options.wait) exitCode = await waitWithProgress(api, accepted.sagaId, started);
+      await submit(api, documentBody(file, options, settings.sourceRoot), options);
     });
 
-  program
-    .command('replace')
-    .description('ingest <file> as the new version of <documentId>; the old version stays current until the new one commits')
+  documentCommand('replace', 'ingest <file> as the new version of <documentId>; the old version stays current until the new one commits')
     .argument('<documentId>', 'the document to replace')
     .argument('<file>', 'source file of the new version')
-    .option('--title <title>', 'document title (default: the file name)')
-    .option('--category <category>', 'document category')
-    .addOption(new Option('--security-level <level>', 'security level').choices(['public', 'internal', 'confidential', 'restricted']))
-    .option('--text-path <path>', 'extracted text of the document, relative to SOURCE_ROOT')
-    .option('--wait', 'show progress until the saga ends; exit 0 only if it completed')
     .action(async (documentId: string, file: string, options: EnqueueOptions) => {
       const { settings, api } = connect();
-      const body: EnqueueBody = { ...documentBody(file, options, settings.sourceRoot), replaces: documentId };
-      const started = Date.now();
-      const accepted = await api.enqueue(body);
-      process.stdout.write(`${JSON.stringify(accepted)}\n`);
-      if (options.wait) exitCode = await waitWithProgress(api, accepted.sagaId, started);
+      await submit(api, { ...documentBody(file, options, settings.sourceRoot), replaces: documentId }, options);
     });
 
   program
